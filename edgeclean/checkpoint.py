@@ -1,0 +1,134 @@
+"""Stage 4a: each finished chunk is appended to a JSON-lines checkpoint and fsynced before the next starts.
+
+Line 1 is a header with the run's fingerprint; every further line is one chunk's result. A last line without
+its newline, or one that does not parse, is a torn write (power cut mid-append): it is cut off on open and
+that chunk is simply cleaned again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .errors import CheckpointMismatch, OutputError
+
+log = logging.getLogger("edgeclean.checkpoint")
+
+FORMAT = "edgeclean-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    index: int
+    first_page: int
+    last_page: int
+    source_sha256: str
+    source_tokens: int
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    acknowledgement_stripped: bool
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ChunkResult:
+        return cls(**{field.name: data[field.name] for field in fields(cls)})
+
+
+class Checkpoint:
+    """An append-only record of one run's finished chunks, bound to the inputs that produced them."""
+
+    def __init__(self, path: Path, header: dict, results: dict[int, ChunkResult]):
+        self.path = path
+        self.header = header
+        self.results = results
+
+    @property
+    def total(self) -> int:
+        return self.header["chunks"]
+
+    @property
+    def complete(self) -> bool:
+        return len(self.results) == self.total
+
+    @classmethod
+    def open(cls, path: Path, fingerprint: dict, total: int, *, restart: bool = False) -> Checkpoint:
+        """Resume the checkpoint at ``path`` if it was made with the same fingerprint, else start a new one."""
+        if path.exists() and not restart:
+            checkpoint = cls.read(path, repair=True)
+            changed = [key for key in sorted(fingerprint.keys() | checkpoint.fingerprint.keys())
+                       if fingerprint.get(key) != checkpoint.fingerprint.get(key)]
+            if changed:
+                raise CheckpointMismatch(str(path), changed)
+            return checkpoint
+        header = {"format": FORMAT, "fingerprint": fingerprint, "chunks": total, "started": _now()}
+        _write_new(path, json.dumps(header, ensure_ascii=False) + "\n")
+        return cls(path, header, {})
+
+    @classmethod
+    def read(cls, path: Path, *, repair: bool = False) -> Checkpoint:
+        """Load a checkpoint; with ``repair``, cut a torn last record off the file so appends stay clean."""
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise OutputError(f"cannot read checkpoint {path}: {error.strerror}") from None
+        lines, good_end = _complete_lines(data)
+        try:
+            header = json.loads(lines[0]) if lines else {}
+        except ValueError:
+            header = {}
+        if header.get("format") != FORMAT:
+            raise OutputError(f"{path} is not an edgeclean checkpoint; move it away or pass --restart")
+        results: dict[int, ChunkResult] = {}
+        for number, line in enumerate(lines[1:], start=2):
+            try:
+                result = ChunkResult.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                log.warning("%s: record %d is damaged; it and any after it will be redone", path, number)
+                good_end = sum(len(previous) + 1 for previous in lines[: number - 1])
+                break
+            results[result.index] = result
+        if repair and good_end < len(data):
+            log.info("%s: dropping a torn last record (%d bytes)", path, len(data) - good_end)
+            with path.open("r+b") as handle:
+                handle.truncate(good_end)
+                os.fsync(handle.fileno())
+        return cls(path, header, results)
+
+    @property
+    def fingerprint(self) -> dict:
+        return self.header.get("fingerprint", {})
+
+    def record(self, result: ChunkResult) -> None:
+        line = json.dumps(asdict(result) | {"finished": _now()}, ensure_ascii=False) + "\n"
+        try:
+            with self.path.open("ab") as handle:
+                handle.write(line.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise OutputError(f"cannot write checkpoint {self.path}: {error.strerror}") from None
+        self.results[result.index] = result
+
+    def ordered_results(self) -> list[ChunkResult]:
+        return [self.results[index] for index in sorted(self.results)]
+
+
+def _complete_lines(data: bytes) -> tuple[list[bytes], int]:
+    end = data.rfind(b"\n") + 1
+    return [line for line in data[:end].split(b"\n")[:-1]], end
+
+
+def _write_new(path: Path, text: str) -> None:
+    from .output import write_atomically
+
+    write_atomically(path, text)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,67 @@
+"""The failures a user can meet. The CLI prints ``str(error)`` as one line and exits non-zero."""
+
+from __future__ import annotations
+
+
+class EdgecleanError(Exception):
+    """Base class: anything edgeclean reports to a user as a plain one-line message."""
+
+    exit_code = 1
+
+
+class InputError(EdgecleanError):
+    """The PDF cannot be read, or holds no text we can clean."""
+
+
+class ModelError(EdgecleanError):
+    """The model file is missing, unreadable, or cannot be loaded by llama.cpp."""
+
+
+class ModelNotFound(ModelError):
+    """No model file where one was expected; the message says how to get one."""
+
+    def __init__(self, wanted: str, hint: str):
+        self.wanted = wanted
+        self.hint = hint
+        super().__init__(wanted, hint)
+
+    def __str__(self) -> str:
+        return f"model not found: {self.wanted}. {self.hint}"
+
+
+class SettingsError(EdgecleanError):
+    """Options that contradict each other or the model (for example a chunk that cannot fit the context)."""
+
+    exit_code = 2
+
+
+class OutputError(EdgecleanError):
+    """The output or its checkpoint cannot be written, or would overwrite finished work."""
+
+
+class CheckpointMismatch(OutputError):
+    """A checkpoint exists for different inputs or settings; resuming from it would mix two runs."""
+
+    def __init__(self, path: str, changed: list[str]):
+        self.path = path
+        self.changed = changed
+        super().__init__(path, changed)
+
+    def __str__(self) -> str:
+        return (
+            f"checkpoint {self.path} was made with different {', '.join(self.changed)}; "
+            "rerun with the original settings to resume, or pass --restart to start over"
+        )
+
+
+class Interrupted(EdgecleanError):
+    """The run was stopped by a signal after its finished chunks were made durable."""
+
+    def __init__(self, signum: int, resume_hint: str):
+        self.signum = signum
+        self.resume_hint = resume_hint
+        self.exit_code = 128 + signum
+        super().__init__(signum, resume_hint)
+
+    def __str__(self) -> str:
+        return f"interrupted; finished chunks are saved. {self.resume_hint}"

@@ -1,0 +1,44 @@
+"""How many CPUs this process may really use: affinity and cgroup quota, not the host's core count."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def usable_cpus(cgroup_root: Path = CGROUP_ROOT) -> tuple[int, str]:
+    """Return ``(count, why)``: the CPUs granted by affinity, lowered by a cgroup CPU quota if one is set."""
+    try:
+        count = len(os.sched_getaffinity(0))
+        why = f"{count} CPUs in this process's affinity mask"
+    except AttributeError:  # macOS and Windows have no affinity call
+        count = os.cpu_count() or 1
+        why = f"{count} CPUs reported by the OS"
+    quota = cgroup_cpu_quota(cgroup_root)
+    if quota is not None and quota < count:
+        count = quota
+        why = f"{quota} CPUs allowed by the cgroup CPU quota"
+    return max(1, count), why
+
+
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> int | None:
+    """The cgroup CPU limit rounded up to whole CPUs, or None when unlimited (v2 ``cpu.max``, then v1)."""
+    v2 = root / "cpu.max"
+    if v2.is_file():
+        fields = v2.read_text().split()
+        if len(fields) == 2 and fields[0] != "max":
+            return _whole_cpus(int(fields[0]), int(fields[1]))
+        return None
+    v1_quota, v1_period = root / "cpu" / "cpu.cfs_quota_us", root / "cpu" / "cpu.cfs_period_us"
+    if v1_quota.is_file() and v1_period.is_file():
+        quota = int(v1_quota.read_text())
+        if quota > 0:
+            return _whole_cpus(quota, int(v1_period.read_text()))
+    return None
+
+
+def _whole_cpus(quota: int, period: int) -> int:
+    return max(1, math.ceil(quota / period))

@@ -1,0 +1,212 @@
+"""The whole run: extract → chunk → clean → checkpoint → output, as plain steps a CLI or notebook can drive."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .backend import LlamaCppModel, Model
+from .checkpoint import Checkpoint, ChunkResult
+from .chunk import Chunk, chunk_pages
+from .clean import clean_chunk, prompt_overhead, text_sha256
+from .errors import InputError, OutputError, SettingsError
+from .extract import PdfDocument, limit_characters, parse_page_ranges
+from .hardware import usable_cpus
+from .models import resolve_model
+from .output import STDOUT, join_chunks, write_atomically
+from .prompt import PINNED_DATE, SYSTEM_PROMPT
+from .settings import CleanSettings
+
+log = logging.getLogger("edgeclean")
+
+CHECKPOINT_SUFFIX = ".ckpt"
+
+
+def default_output(pdf: Path) -> Path:
+    return Path(f"{pdf.stem}.clean.txt")
+
+
+def checkpoint_path(output: Path, pdf: Path) -> Path:
+    base = default_output(pdf) if output == STDOUT else output
+    return base.with_name(base.name + CHECKPOINT_SUFFIX)
+
+
+def load_model(model: str | None, settings: CleanSettings) -> LlamaCppModel:
+    """Resolve a model name or path and load it with the thread count this process may really use."""
+    threads = settings.threads or usable_cpus()[0]
+    return LlamaCppModel(resolve_model(model), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers, threads=threads)
+
+
+@dataclass
+class RunStats:
+    chunks_cleaned: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_seconds: float = 0.0
+    length_finishes: list[int] = field(default_factory=list)
+
+    def add(self, result: ChunkResult) -> None:
+        self.chunks_cleaned += 1
+        self.prompt_tokens += result.prompt_tokens
+        self.completion_tokens += result.completion_tokens
+        self.model_seconds += result.seconds
+        if result.finish_reason == "length":
+            self.length_finishes.append(result.index)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.model_seconds if self.model_seconds else 0.0
+
+
+class CleaningRun:
+    """One PDF being cleaned into one output file, resumable through its checkpoint.
+
+    Construction extracts and chunks the text and opens (or resumes) the checkpoint; iterating
+    ``results()`` cleans the chunks still missing; ``finish()`` writes the output atomically.
+    """
+
+    def __init__(
+        self,
+        pdf: str | Path | PdfDocument,
+        model: Model,
+        settings: CleanSettings = CleanSettings(),
+        *,
+        output: str | Path | None = None,
+        password: str | None = None,
+        restart: bool = False,
+    ):
+        document = pdf if isinstance(pdf, PdfDocument) else PdfDocument(pdf, password)
+        self.pdf = document.path
+        self.model = model
+        self.settings = settings
+        self.output = Path(output) if output is not None else default_output(self.pdf)
+        self.checkpoint_path = checkpoint_path(self.output, self.pdf)
+        self.stats = RunStats()
+        self.page_count = document.page_count
+        self.chunk_tokens = self._chunk_budget()
+        self.chunks = self._chunk(document)
+        self._guard_existing_output(restart)
+        self.checkpoint = Checkpoint.open(self.checkpoint_path, self._fingerprint(), len(self.chunks), restart=restart)
+        self._check_resumed_chunks()
+        self.resumed_at = len(self.checkpoint.results)
+
+    def _chunk_budget(self) -> int:
+        overhead = prompt_overhead(self.model)
+        largest = self.settings.largest_chunk(overhead)
+        wanted = self.settings.chunk_tokens or largest
+        if wanted > largest or wanted < 16:
+            raise SettingsError(
+                f"--chunk-tokens {wanted} does not fit a {self.settings.n_ctx}-token context "
+                f"(prompt {overhead} + chunk + answer up to {self.settings.answer_ratio}x chunk + "
+                f"{self.settings.answer_margin}); use at most {largest} or raise --ctx"
+            )
+        return wanted
+
+    def _chunk(self, document: PdfDocument) -> list[Chunk]:
+        numbers = parse_page_ranges(self.settings.pages, self.page_count) if self.settings.pages else None
+        pages = document.pages(numbers)
+        if self.settings.max_chars is not None:
+            pages = limit_characters(pages, self.settings.max_chars)
+        chunks = list(chunk_pages(pages, self.model.count_tokens, self.chunk_tokens))
+        if not chunks:
+            raise InputError(f"{self.pdf}: no text layer on the selected pages (scanned images?); OCR it first")
+        return chunks
+
+    def _guard_existing_output(self, restart: bool) -> None:
+        if restart or self.output == STDOUT or self.checkpoint_path.exists():
+            return
+        if self.output.exists():
+            raise OutputError(f"{self.output} already exists and has no checkpoint; pass --restart to overwrite it")
+
+    def _fingerprint(self) -> dict:
+        return {
+            "edgeclean": __version__,
+            "pdf_sha256": file_sha256(self.pdf),
+            "model": model_identity(self.model),
+            "device": self.model.device,
+            "prompt_sha256": text_sha256(SYSTEM_PROMPT + (self.model.chat_template or "") + PINNED_DATE.isoformat()),
+            "chunk_tokens": self.chunk_tokens,
+            **{key: value for key, value in self.settings.result_fields().items() if key != "chunk_tokens"},
+        }
+
+    def _check_resumed_chunks(self) -> None:
+        for index, result in self.checkpoint.results.items():
+            if index >= len(self.chunks) or result.source_sha256 != text_sha256(self.chunks[index].text):
+                raise OutputError(f"{self.checkpoint_path} does not match this PDF's chunks; pass --restart")
+
+    @property
+    def pending(self) -> list[Chunk]:
+        return [chunk for chunk in self.chunks if chunk.index not in self.checkpoint.results]
+
+    def results(self) -> Iterator[ChunkResult]:
+        """Clean each chunk not yet in the checkpoint, making it durable before moving to the next."""
+        for chunk in self.pending:
+            result = clean_chunk(self.model, chunk, self.settings)
+            self.checkpoint.record(result)
+            self.stats.add(result)
+            yield result
+
+    def finish(self, *, keep_checkpoint: bool = True) -> Path:
+        """Write the output from the checkpoint, in chunk order, in one atomic step."""
+        if not self.checkpoint.complete:
+            missing = len(self.chunks) - len(self.checkpoint.results)
+            raise OutputError(f"{missing} chunks are not cleaned yet; the output was not written")
+        write_atomically(self.output, join_chunks([r.text for r in self.checkpoint.ordered_results()]))
+        if not keep_checkpoint:
+            self.checkpoint_path.unlink(missing_ok=True)
+        return self.output
+
+
+def clean_pdf(
+    pdf: str | Path,
+    output: str | Path | None = None,
+    *,
+    model: str | Model | None = None,
+    settings: CleanSettings = CleanSettings(),
+    password: str | None = None,
+    restart: bool = False,
+) -> CleaningRun:
+    """Clean ``pdf`` into ``output`` (default ``NAME.clean.txt`` in the current directory) and return the run.
+
+    ``model`` is a loaded Model, a GGUF path, or a known model name (default Llama-3.2-1B-Instruct Q4_K_M).
+    """
+    document = PdfDocument(pdf, password)  # a bad PDF fails before a model spends seconds loading
+    loaded = model if model is not None and not isinstance(model, (str, Path)) else load_model(model and str(model), settings)
+    try:
+        run = CleaningRun(document, loaded, settings, output=output, password=password, restart=restart)
+        started = time.perf_counter()
+        for _ in run.results():
+            pass
+        run.finish()
+        log.info("cleaned %s in %.1f s", pdf, time.perf_counter() - started)
+        return run
+    finally:
+        if loaded is not model:
+            loaded.close()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_identity(model: Model) -> str:
+    """Name, size and a hash of the file's ends: cheap on a 1 GB model, and different for any re-quantization."""
+    path = getattr(model, "path", None)
+    if path is None:
+        return model.name
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
+    return f"{model.name}:{size}:{digest.hexdigest()[:16]}"

@@ -1,0 +1,49 @@
+"""Every knob of a cleaning run, declared once with its default and meaning; the CLI builds its flags from these."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    n_ctx: int = 2048
+    """Context window in tokens; system prompt + chunk + longest allowed answer must fit in it."""
+    chunk_tokens: int | None = None
+    """Tokens of PDF text per chunk; None sizes chunks to fill the context."""
+    temperature: float = 0.0
+    """0 is greedy decoding: the same input always gives the same text."""
+    seed: int = 0
+    """Sampling seed, used only when temperature > 0."""
+    n_gpu_layers: int = -1
+    """Layers to offload to the GPU (-1 all, 0 none); ignored by a CPU-only llama.cpp."""
+    threads: int | None = None
+    """CPU threads; None uses the CPUs this process may actually run on."""
+    pages: str | None = None
+    """Pages to clean, like "1-10,15"; None is all pages."""
+    max_chars: int | None = None
+    """Stop after this many characters of extracted text; None is no limit."""
+    answer_ratio: float = 1.5
+    """An answer may be at most this many times its chunk's tokens (plus answer_margin)."""
+    answer_margin: int = 64
+    """Extra answer tokens on top of answer_ratio, so short chunks are not cut off."""
+
+    def max_answer_tokens(self, chunk_tokens: int) -> int:
+        return math.ceil(self.answer_ratio * chunk_tokens) + self.answer_margin
+
+    def largest_chunk(self, prompt_overhead: int) -> int:
+        """The biggest chunk whose prompt and longest answer still fit the context."""
+        room = self.n_ctx - prompt_overhead - self.answer_margin - CONTEXT_SLACK
+        return math.floor(room / (1 + self.answer_ratio))
+
+    def result_fields(self) -> dict:
+        """The settings that change the cleaned text (threads and GPU layers only change speed)."""
+        fields = asdict(self)
+        for speed_only in ("threads", "n_gpu_layers"):
+            fields.pop(speed_only)
+        return fields
+
+
+# Tokenizing a chunk inside the template can merge or split a few tokens at the seams.
+CONTEXT_SLACK = 8

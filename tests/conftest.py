@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgeclean.backend import Completion
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("EDGECLEAN_CORPUS", ROOT.parent / "shared" / "corpus"))
+KD_SURVEY = CORPUS / "kd-survey-2402.13116v4.pdf"
+MULTI_PAGE = CORPUS / "docling" / "multi_page.pdf"
+TINY_MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_models_dir(tmp_path, monkeypatch):
+    """No test may pick up models or outputs from the developer's own directories by accident."""
+    monkeypatch.setenv("EDGECLEAN_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("EDGECLEAN_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path() -> Path:
+    if not TINY_MODEL.is_file():
+        pytest.fail(f"{TINY_MODEL} is missing: run .ci/test-model first")
+    return TINY_MODEL
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_path):
+    from edgeclean.backend import LlamaCppModel
+
+    model = LlamaCppModel(tiny_model_path, n_ctx=2048, n_gpu_layers=0, threads=2)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not KD_SURVEY.is_file():
+        pytest.fail(f"the test corpus is missing at {CORPUS} (set EDGECLEAN_CORPUS)")
+    return CORPUS
+
+
+class RecordingModel:
+    """A stand-in for logic tests: counts words and punctuation as tokens and echoes the chunk back."""
+
+    name = "recording-model"
+    n_ctx = 2048
+    device = "CPU"
+    chat_template = None
+    bos_token = ""
+    eos_token = ""
+
+    def __init__(self, answer=None):
+        self.prompts: list[str] = []
+        self.max_tokens: list[int] = []
+        self.answer = answer or (lambda chunk_text: chunk_text)
+        self.closed = False
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def complete(self, prompt: str, max_tokens: int, temperature: float, seed: int) -> Completion:
+        self.prompts.append(prompt)
+        self.max_tokens.append(max_tokens)
+        user = prompt.split("<|im_start|>user\n", 1)[1].rsplit("<|im_end|>", 1)[0]
+        text = self.answer(user)
+        return Completion(text, "stop", self.count_tokens(prompt), self.count_tokens(text), 0.01)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def recording_model() -> RecordingModel:
+    return RecordingModel()
+
+
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real installed CLI in a child process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "edgeclean", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )

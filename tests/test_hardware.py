@@ -1,0 +1,37 @@
+import os
+
+from edgeclean.hardware import cgroup_cpu_quota, usable_cpus
+
+
+def test_cgroup_v2_quota_rounds_up(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_quota(tmp_path) == 2
+
+
+def test_cgroup_v2_unlimited(tmp_path):
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(tmp_path) is None
+
+
+def test_cgroup_v1_quota(tmp_path):
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(tmp_path) == 1
+
+
+def test_quota_lowers_the_affinity_count(tmp_path):
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    affinity = len(os.sched_getaffinity(0))
+    count, why = usable_cpus(tmp_path)
+    assert count == 1 if affinity > 1 else count == affinity
+    assert "CPU" in why
+
+
+def test_affinity_is_used_not_the_host_core_count(tmp_path):
+    original = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {sorted(original)[0]})
+        assert usable_cpus(tmp_path) == (1, "1 CPUs in this process's affinity mask")
+    finally:
+        os.sched_setaffinity(0, original)
