@@ -1,0 +1,69 @@
+import logging
+
+import pytest
+
+from edgeclean.errors import InputError
+from edgeclean.extract import Page, PdfDocument, limit_characters, parse_page_ranges
+
+
+def test_pages_stream_with_their_numbers(corpus):
+    document = PdfDocument(corpus / "kd-survey-2402.13116v4.pdf")
+    assert document.page_count == 43
+    pages = list(document.pages([2, 3]))
+    assert [p.number for p in pages] == [2, 3]
+    assert all(len(p.text) > 1000 for p in pages)
+
+
+def test_whole_document_has_no_silent_character_cap(corpus):
+    info = PdfDocument(corpus / "kd-survey-2402.13116v4.pdf").info()
+    assert info.characters > 250_000  # the notebook stopped at 100,000
+    assert info.has_text_layer and info.pages_with_text == 43
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("corrupted.pdf", "not a readable PDF"),
+        ("password-protected.pdf", "password-protected; pass --password"),
+        ("does-not-exist.pdf", "no such file"),
+    ],
+)
+def test_bad_pdfs_give_clear_errors(corpus, name, message):
+    with pytest.raises(InputError, match=message):
+        PdfDocument(corpus / "bad" / name)
+
+
+def test_image_only_pdf_reports_no_text_layer(corpus):
+    info = PdfDocument(corpus / "bad" / "image-only.pdf").info()
+    assert not info.has_text_layer
+
+
+def test_wrong_password_is_named(corpus):
+    with pytest.raises(InputError, match="wrong password"):
+        PdfDocument(corpus / "bad" / "password-protected.pdf", password="not-it")
+
+
+def test_pypdf_warnings_go_to_the_log_not_the_screen(corpus, capfd, caplog):
+    caplog.set_level(logging.DEBUG, logger="edgeclean")
+    for path in sorted(corpus.rglob("*.pdf")):
+        try:
+            PdfDocument(path).info()
+        except InputError:
+            pass
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert "pypdf: Ignoring wrong pointing object" in caplog.text
+
+
+def test_page_ranges():
+    assert parse_page_ranges("1-3,5, 7-", 8) == [1, 2, 3, 5, 7, 8]
+    for bad in ("0-2", "3-1", "9", "a-b", ","):
+        with pytest.raises(InputError):
+            parse_page_ranges(bad, 8)
+
+
+def test_max_chars_cuts_between_words_and_says_so(caplog):
+    pages = [Page(1, "alpha beta gamma"), Page(2, "delta epsilon zeta")]
+    kept = list(limit_characters(pages, 24))
+    assert kept == [Page(1, "alpha beta gamma"), Page(2, "delta")]
+    assert "text stops on page 2" in caplog.text

@@ -1,0 +1,108 @@
+"""The run's logic around the model, with a recording stand-in; the real model is in test_cli.py."""
+
+import json
+
+import pytest
+
+from edgeclean.errors import CheckpointMismatch, InputError, OutputError, SettingsError
+from edgeclean.pipeline import CleaningRun, clean_pdf
+from edgeclean.settings import CleanSettings
+
+from .conftest import RecordingModel
+
+SMALL = CleanSettings(chunk_tokens=200)
+
+
+def test_output_is_every_chunks_answer_in_order(corpus, recording_model):
+    run = clean_pdf(corpus / "docling" / "multi_page.pdf", "out.txt", model=recording_model, settings=SMALL)
+    text = run.output.read_text()
+    assert len(run.chunks) > 3
+    assert text == "\n\n".join(chunk.text for chunk in run.chunks) + "\n"
+    assert not recording_model.closed, "a model passed in belongs to the caller"
+
+
+def test_answer_limit_is_bounded_by_the_chunk(corpus, recording_model):
+    run = clean_pdf(corpus / "docling" / "multi_page.pdf", "out.txt", model=recording_model, settings=SMALL)
+    assert recording_model.max_tokens == [SMALL.max_answer_tokens(c.tokens) for c in run.chunks]
+    assert all(limit <= 1.5 * 200 + 64 for limit in recording_model.max_tokens)
+
+
+def test_acknowledgement_is_stripped_and_recorded(corpus):
+    model = RecordingModel(answer=lambda text: "Here is the cleaned text:\n" + text)
+    run = clean_pdf(corpus / "docling" / "multi_page.pdf", "out.txt", model=model, settings=SMALL)
+    assert "Here is the cleaned text" not in run.output.read_text()
+    assert all(r.acknowledgement_stripped for r in run.checkpoint.ordered_results())
+
+
+def test_each_chunk_is_in_the_checkpoint_before_the_next_starts(corpus, recording_model):
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
+    for done, result in enumerate(run.results(), start=1):
+        lines = run.checkpoint_path.read_text().splitlines()
+        assert len(lines) == 1 + done
+        assert json.loads(lines[-1])["index"] == result.index
+    assert not run.output.exists(), "the output appears only when every chunk is done"
+    run.finish()
+    assert run.output.exists()
+
+
+def test_rerun_resumes_instead_of_redoing(corpus):
+    first = RecordingModel()
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", first, SMALL, output="out.txt")
+    next(run.results())
+    next(run.results())  # a fresh generator starts at the first missing chunk
+    second = RecordingModel()
+    resumed = CleaningRun(corpus / "docling" / "multi_page.pdf", second, SMALL, output="out.txt")
+    assert resumed.resumed_at == 2
+    list(resumed.results())
+    assert len(second.prompts) == len(resumed.chunks) - 2
+    resumed.finish()
+    assert resumed.output.read_text() == "\n\n".join(c.text for c in resumed.chunks) + "\n"
+
+
+def test_rerun_never_overwrites_an_output_without_its_checkpoint(corpus, recording_model, tmp_path):
+    (tmp_path / "out.txt").write_text("precious")
+    with pytest.raises(OutputError, match="already exists"):
+        CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
+    assert (tmp_path / "out.txt").read_text() == "precious"
+    CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt", restart=True)
+
+
+def test_other_settings_do_not_mix_with_a_checkpoint(corpus, recording_model):
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
+    next(run.results())
+    with pytest.raises(CheckpointMismatch, match="chunk_tokens"):
+        CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(chunk_tokens=150), output="out.txt")
+    with pytest.raises(CheckpointMismatch, match="pdf_sha256"):
+        CleaningRun(corpus / "docling" / "code_and_formula.pdf", recording_model, SMALL, output="out.txt")
+
+
+def test_chunk_too_big_for_the_context_is_refused(corpus, recording_model):
+    with pytest.raises(SettingsError, match="does not fit a 2048-token context"):
+        CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(chunk_tokens=1500))
+
+
+def test_default_chunk_fills_the_context(corpus, recording_model):
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(), output="out.txt")
+    overhead = run.chunk_tokens * 2.5 + 64
+    assert 2048 - 200 < overhead <= 2048
+
+
+def test_pages_without_text_are_an_error(corpus, recording_model):
+    for name in ("image-only.pdf", "empty-page.pdf"):
+        with pytest.raises(InputError, match="no text layer"):
+            CleaningRun(corpus / "bad" / name, recording_model, SMALL)
+
+
+def test_torn_last_record_is_redone(corpus):
+    model = RecordingModel()
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", model, SMALL, output="out.txt")
+    list(run.results())
+    data = run.checkpoint_path.read_bytes()
+    run.checkpoint_path.write_bytes(data[:-25])  # power cut in the middle of the last append
+    again = RecordingModel()
+    resumed = CleaningRun(corpus / "docling" / "multi_page.pdf", again, SMALL, output="out.txt")
+    assert resumed.resumed_at == len(run.chunks) - 1
+    list(resumed.results())
+    assert len(again.prompts) == 1
+    resumed.finish()
+    assert resumed.output.read_text() == "\n\n".join(c.text for c in resumed.chunks) + "\n"
