@@ -61,8 +61,11 @@ class Checkpoint:
         """Resume the checkpoint at ``path`` if it was made with the same fingerprint, else start a new one."""
         if path.exists() and not restart:
             checkpoint = cls.read(path, repair=True)
-            changed = [key for key in sorted(fingerprint.keys() | checkpoint.fingerprint.keys())
-                       if fingerprint.get(key) != checkpoint.fingerprint.get(key)]
+            changed = [
+                key
+                for key in sorted(fingerprint.keys() | checkpoint.fingerprint.keys())
+                if fingerprint.get(key) != checkpoint.fingerprint.get(key)
+            ]
             if changed:
                 raise CheckpointMismatch(str(path), changed)
             return checkpoint

@@ -26,7 +26,9 @@ def clean_chunk(model: Model, chunk: Chunk, settings: CleanSettings) -> ChunkRes
     if completion.finish_reason == "length":
         log.info(
             "chunk %d (pages %s): the answer hit its limit of %d tokens and may be cut off",
-            chunk.index + 1, chunk.pages, completion.completion_tokens,
+            chunk.index + 1,
+            chunk.pages,
+            completion.completion_tokens,
         )
     return ChunkResult(
         index=chunk.index,

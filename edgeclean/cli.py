@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
@@ -52,7 +51,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Turn PDFs into clean, podcast-ready text with a small local model, entirely offline."""
 
@@ -60,37 +61,93 @@ def main_options(
 @app.command(epilog=CLEAN_EXAMPLES)
 def clean(
     pdf: Annotated[Path, typer.Argument(help="The PDF to clean.", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file ('-' for stdout). [default: NAME.clean.txt here]", show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option(help="GGUF file path or known model name. [default: llama-3.2-1b-instruct-q4_k_m]", envvar="EDGECLEAN_MODEL", show_default=False)] = None,
-    pages: Annotated[Optional[str], typer.Option(help="Pages to clean, e.g. 1-10,15. [default: all]", show_default=False)] = None,
-    max_chars: Annotated[Optional[int], typer.Option(help="Stop after this many characters of text. [default: no limit]", min=1, show_default=False)] = None,
-    password: Annotated[Optional[str], typer.Option(help="Password of an encrypted PDF.", envvar="EDGECLEAN_PDF_PASSWORD", show_default=False)] = None,
-    ctx: Annotated[int, typer.Option("--ctx", help="Context window in tokens.", envvar="EDGECLEAN_CTX", min=256)] = DEFAULTS.n_ctx,
-    chunk_tokens: Annotated[Optional[int], typer.Option(help="Tokens of text per chunk. [default: as many as fit --ctx]", envvar="EDGECLEAN_CHUNK_TOKENS", min=16, show_default=False)] = None,
-    temperature: Annotated[float, typer.Option(help="0 is greedy: reproducible output.", min=0.0)] = DEFAULTS.temperature,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="Output file ('-' for stdout). [default: NAME.clean.txt here]", show_default=False
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="GGUF file path or known model name. [default: llama-3.2-1b-instruct-q4_k_m]",
+            envvar="EDGECLEAN_MODEL",
+            show_default=False,
+        ),
+    ] = None,
+    pages: Annotated[
+        Optional[str], typer.Option(help="Pages to clean, e.g. 1-10,15. [default: all]", show_default=False)
+    ] = None,
+    max_chars: Annotated[
+        Optional[int],
+        typer.Option(help="Stop after this many characters of text. [default: no limit]", min=1, show_default=False),
+    ] = None,
+    password: Annotated[
+        Optional[str],
+        typer.Option(help="Password of an encrypted PDF.", envvar="EDGECLEAN_PDF_PASSWORD", show_default=False),
+    ] = None,
+    ctx: Annotated[
+        int, typer.Option("--ctx", help="Context window in tokens.", envvar="EDGECLEAN_CTX", min=256)
+    ] = DEFAULTS.n_ctx,
+    chunk_tokens: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Tokens of text per chunk. [default: as many as fit --ctx]",
+            envvar="EDGECLEAN_CHUNK_TOKENS",
+            min=16,
+            show_default=False,
+        ),
+    ] = None,
+    temperature: Annotated[
+        float, typer.Option(help="0 is greedy: reproducible output.", min=0.0)
+    ] = DEFAULTS.temperature,
     seed: Annotated[int, typer.Option(help="Sampling seed (only with --temperature > 0).")] = DEFAULTS.seed,
-    n_gpu_layers: Annotated[int, typer.Option(help="Layers to offload to a GPU (-1 all, 0 none).", envvar="EDGECLEAN_N_GPU_LAYERS")] = DEFAULTS.n_gpu_layers,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads. [default: CPUs this process may use]", envvar="EDGECLEAN_THREADS", min=1, show_default=False)] = None,
+    n_gpu_layers: Annotated[
+        int, typer.Option(help="Layers to offload to a GPU (-1 all, 0 none).", envvar="EDGECLEAN_N_GPU_LAYERS")
+    ] = DEFAULTS.n_gpu_layers,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            help="CPU threads. [default: CPUs this process may use]",
+            envvar="EDGECLEAN_THREADS",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     restart: Annotated[bool, typer.Option(help="Ignore any checkpoint and overwrite the output.")] = False,
     keep_checkpoint: Annotated[bool, typer.Option(help="Keep OUTPUT.ckpt after the output is complete.")] = True,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail: -v progress notes, -vv debug (pypdf warnings).")] = 0,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="More detail: -v progress notes, -vv debug (pypdf warnings)."),
+    ] = 0,
 ) -> None:
     """Clean a PDF into text, chunk by chunk, with a local GGUF model."""
     settings = CleanSettings(
-        n_ctx=ctx, chunk_tokens=chunk_tokens, temperature=temperature, seed=seed, n_gpu_layers=n_gpu_layers,
-        threads=threads, pages=pages, max_chars=max_chars,
+        n_ctx=ctx,
+        chunk_tokens=chunk_tokens,
+        temperature=temperature,
+        seed=seed,
+        n_gpu_layers=n_gpu_layers,
+        threads=threads,
+        pages=pages,
+        max_chars=max_chars,
     )
     _configure_logging(verbose)
     with _user_errors():
         from .progress import run_with_progress
 
-        run_with_progress(console, pdf, output, model, settings, password=password, restart=restart, keep_checkpoint=keep_checkpoint)
+        run_with_progress(
+            console, pdf, output, model, settings, password=password, restart=restart, keep_checkpoint=keep_checkpoint
+        )
 
 
 @app.command()
 def info(
     pdf: Annotated[Path, typer.Argument(help="The PDF to inspect.", show_default=False)],
-    password: Annotated[Optional[str], typer.Option(help="Password of an encrypted PDF.", envvar="EDGECLEAN_PDF_PASSWORD", show_default=False)] = None,
+    password: Annotated[
+        Optional[str],
+        typer.Option(help="Password of an encrypted PDF.", envvar="EDGECLEAN_PDF_PASSWORD", show_default=False),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show a PDF's pages, metadata, amount of text and whether it has a text layer.
@@ -103,7 +160,9 @@ def info(
 
         details = PdfDocument(pdf, password).info()
     if as_json:
-        typer.echo(json.dumps(details.__dict__ | {"has_text_layer": details.has_text_layer}, indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(details.__dict__ | {"has_text_layer": details.has_text_layer}, indent=2, ensure_ascii=False)
+        )
         return
     typer.echo(f"file        {details.path}")
     typer.echo(f"pages       {details.pages}")
@@ -132,7 +191,8 @@ def _user_errors() -> Iterator[None]:
     except Exception as error:
         if os.environ.get("EDGECLEAN_DEBUG"):
             raise
-        console.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {str(error)[:300]} (set EDGECLEAN_DEBUG=1 for details)", soft_wrap=True)
+        detail = f"{type(error).__name__}: {str(error)[:300]}"
+        console.print(f"[bold red]error:[/] unexpected {detail} (set EDGECLEAN_DEBUG=1 for details)", soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -126,7 +126,9 @@ def limit_characters(pages: Iterable[Page], max_chars: int) -> Iterator[Page]:
         if not page.text[remaining].isspace():
             kept = re.sub(r"\S+$", "", kept)  # never end inside a word
         kept = kept.rstrip()
-        log.warning("--max-chars %d: text stops on page %d; the rest of the document is not cleaned", max_chars, page.number)
+        log.warning(
+            "--max-chars %d: text stops on page %d; the rest of the document is not cleaned", max_chars, page.number
+        )
         if kept:
             yield Page(page.number, kept)
         return

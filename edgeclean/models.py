@@ -50,7 +50,9 @@ def resolve_model(name_or_path: str | None, directory: Path | None = None) -> Pa
         path = Path(wanted).expanduser()
         if path.is_file():
             return path
-        raise ModelNotFound(str(path), "Pass --model with the path of a GGUF file, or one of: " + ", ".join(KNOWN_MODELS))
+        raise ModelNotFound(
+            str(path), "Pass --model with the path of a GGUF file, or one of: " + ", ".join(KNOWN_MODELS)
+        )
     path = directory / known.filename
     if path.is_file():
         return path

@@ -39,7 +39,9 @@ def checkpoint_path(output: Path, pdf: Path) -> Path:
 def load_model(model: str | None, settings: CleanSettings) -> LlamaCppModel:
     """Resolve a model name or path and load it with the thread count this process may really use."""
     threads = settings.threads or usable_cpus()[0]
-    return LlamaCppModel(resolve_model(model), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers, threads=threads)
+    return LlamaCppModel(
+        resolve_model(model), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers, threads=threads
+    )
 
 
 @dataclass
@@ -176,7 +178,11 @@ def clean_pdf(
     ``model`` is a loaded Model, a GGUF path, or a known model name (default Llama-3.2-1B-Instruct Q4_K_M).
     """
     document = PdfDocument(pdf, password)  # a bad PDF fails before a model spends seconds loading
-    loaded = model if model is not None and not isinstance(model, (str, Path)) else load_model(model and str(model), settings)
+    loaded = (
+        model
+        if model is not None and not isinstance(model, (str, Path))
+        else load_model(model and str(model), settings)
+    )
     try:
         run = CleaningRun(document, loaded, settings, output=output, password=password, restart=restart)
         started = time.perf_counter()

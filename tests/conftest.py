@@ -87,5 +87,8 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subpro
     """Run the real installed CLI in a child process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "edgeclean", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )

@@ -23,8 +23,9 @@ def assert_one_clean_line_error(result, fragment):
 
 
 def test_clean_multi_page_pdf(corpus, tiny_model_path, tmp_path):
-    result = run_cli("clean", str(corpus / "docling" / "multi_page.pdf"), "--model", str(tiny_model_path),
-                     "--chunk-tokens", "300")
+    result = run_cli(
+        "clean", str(corpus / "docling" / "multi_page.pdf"), "--model", str(tiny_model_path), "--chunk-tokens", "300"
+    )
     assert result.returncode == 0, result.stderr
     output = tmp_path / "multi_page.clean.txt"
     assert output.read_text().strip()
@@ -37,8 +38,18 @@ def test_clean_multi_page_pdf(corpus, tiny_model_path, tmp_path):
 
 
 def test_clean_first_pages_of_the_kd_survey(corpus, tiny_model_path, tmp_path):
-    result = run_cli("clean", str(corpus / "kd-survey-2402.13116v4.pdf"), "--model", str(tiny_model_path),
-                     "--pages", "1-2", "--chunk-tokens", "400", "-o", "kd.txt")
+    result = run_cli(
+        "clean",
+        str(corpus / "kd-survey-2402.13116v4.pdf"),
+        "--model",
+        str(tiny_model_path),
+        "--pages",
+        "1-2",
+        "--chunk-tokens",
+        "400",
+        "-o",
+        "kd.txt",
+    )
     assert result.returncode == 0, result.stderr
     header, records = checkpoint_records(tmp_path / "kd.txt.ckpt")
     assert len(records) == header["chunks"] >= 3
@@ -54,15 +65,18 @@ def test_answers_are_the_models_own_words_unsliced(corpus, tiny_model, tmp_path)
     from edgeclean.prompt import render_chat
     from edgeclean.settings import CleanSettings
 
-    run = CleaningRun(corpus / "docling" / "multi_page.pdf", tiny_model, CleanSettings(chunk_tokens=120), output="x.txt")
+    run = CleaningRun(
+        corpus / "docling" / "multi_page.pdf", tiny_model, CleanSettings(chunk_tokens=120), output="x.txt"
+    )
     first = next(run.results())
     chunk = run.chunks[0]
     direct = llama_cpp.Llama(model_path=str(tiny_model.path), n_ctx=2048, n_threads=2, verbose=False)
     try:
         prompt = render_chat(direct.metadata["tokenizer.chat_template"], chunk.text)
         tokens = direct.tokenize(prompt.encode(), add_bos=False, special=True)
-        raw = direct.create_completion(tokens, max_tokens=first.completion_tokens, temperature=0, top_k=0,
-                                       top_p=1, min_p=0, repeat_penalty=1)["choices"][0]["text"]
+        raw = direct.create_completion(
+            tokens, max_tokens=first.completion_tokens, temperature=0, top_k=0, top_p=1, min_p=0, repeat_penalty=1
+        )["choices"][0]["text"]
     finally:
         direct.close()
     assert first.text == raw.strip()
@@ -71,16 +85,32 @@ def test_answers_are_the_models_own_words_unsliced(corpus, tiny_model, tmp_path)
 
 
 def test_greedy_runs_are_reproducible(corpus, tiny_model_path, tmp_path):
-    args = ["clean", str(corpus / "docling" / "multi_page.pdf"), "--model", str(tiny_model_path),
-            "--pages", "1", "--chunk-tokens", "150"]
+    args = [
+        "clean",
+        str(corpus / "docling" / "multi_page.pdf"),
+        "--model",
+        str(tiny_model_path),
+        "--pages",
+        "1",
+        "--chunk-tokens",
+        "150",
+    ]
     assert run_cli(*args, "-o", "a.txt").returncode == 0
     assert run_cli(*args, "-o", "b.txt").returncode == 0
     assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text()
 
 
 def test_rerun_of_a_finished_run_changes_nothing(corpus, tiny_model_path, tmp_path):
-    args = ["clean", str(corpus / "docling" / "multi_page.pdf"), "--model", str(tiny_model_path),
-            "--pages", "1", "--chunk-tokens", "150"]
+    args = [
+        "clean",
+        str(corpus / "docling" / "multi_page.pdf"),
+        "--model",
+        str(tiny_model_path),
+        "--pages",
+        "1",
+        "--chunk-tokens",
+        "150",
+    ]
     assert run_cli(*args).returncode == 0
     before = (tmp_path / "multi_page.clean.txt").stat().st_mtime_ns
     again = run_cli(*args)
@@ -122,8 +152,9 @@ def test_existing_output_is_not_overwritten(corpus, tiny_model_path, tmp_path):
 
 
 def test_chunk_that_cannot_fit_is_a_usage_error(corpus, tiny_model_path):
-    result = run_cli("clean", str(corpus / "docling" / "multi_page.pdf"), "--model", str(tiny_model_path),
-                     "--chunk-tokens", "5000")
+    result = run_cli(
+        "clean", str(corpus / "docling" / "multi_page.pdf"), "--model", str(tiny_model_path), "--chunk-tokens", "5000"
+    )
     assert result.returncode == 2
     assert "use at most" in result.stderr and "Traceback" not in result.stderr
 

@@ -71,7 +71,9 @@ def test_other_settings_do_not_mix_with_a_checkpoint(corpus, recording_model):
     run = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
     next(run.results())
     with pytest.raises(CheckpointMismatch, match="chunk_tokens"):
-        CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(chunk_tokens=150), output="out.txt")
+        CleaningRun(
+            corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(chunk_tokens=150), output="out.txt"
+        )
     with pytest.raises(CheckpointMismatch, match="pdf_sha256"):
         CleaningRun(corpus / "docling" / "code_and_formula.pdf", recording_model, SMALL, output="out.txt")
 

@@ -63,8 +63,11 @@ def test_acknowledgements_are_stripped():
 
 
 def test_real_content_is_not_mistaken_for_an_acknowledgement():
-    for answer in ("Here we show that distillation works.", "Knowledge distillation works: it is cheap.",
-                   "Here is the main result: students match teachers."):
+    for answer in (
+        "Here we show that distillation works.",
+        "Knowledge distillation works: it is cheap.",
+        "Here is the main result: students match teachers.",
+    ):
         assert strip_acknowledgement(answer, "whatever")[1] is False
     source = "Here is the text of the agreement: both parties agree."
     assert strip_acknowledgement(source, source) == (source, False)
