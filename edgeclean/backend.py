@@ -66,6 +66,8 @@ class LlamaCppModel:
         self.threads = threads
         self.device = _device(llama_cpp, n_gpu_layers)
         self.chat_template = self._llama.metadata.get("tokenizer.chat_template")
+        if not self.chat_template:
+            log.warning("%s has no chat template; prompts use ChatML, which it may not understand", self.name)
         self.bos_token = self._token_text(self._llama.token_bos())
         self.eos_token = self._token_text(self._llama.token_eos())
 

@@ -19,6 +19,19 @@ from .errors import CheckpointMismatch, OutputError
 log = logging.getLogger("edgeclean.checkpoint")
 
 FORMAT = "edgeclean-checkpoint/1"
+# How a changed fingerprint entry is named to the user; the rest are settings, named by their flag.
+FINGERPRINT_NAMES = {
+    "edgeclean": "edgeclean version",
+    "pdf_sha256": "PDF",
+    "model": "model",
+    "device": "device (CPU/GPU)",
+    "prompt_sha256": "prompt or chat template",
+    "n_ctx": "--ctx",
+    "chunk_tokens": "--chunk-tokens",
+    "max_chars": "--max-chars",
+    "answer_ratio": "answer limit",
+    "answer_margin": "answer limit",
+}
 
 
 @dataclass(frozen=True)
@@ -43,10 +56,11 @@ class ChunkResult:
 class Checkpoint:
     """An append-only record of one run's finished chunks, bound to the inputs that produced them."""
 
-    def __init__(self, path: Path, header: dict, results: dict[int, ChunkResult]):
+    def __init__(self, path: Path, header: dict, results: dict[int, ChunkResult], lock=None):
         self.path = path
         self.header = header
         self.results = results
+        self._lock = lock
 
     @property
     def total(self) -> int:
@@ -60,18 +74,20 @@ class Checkpoint:
     def open(cls, path: Path, fingerprint: dict, total: int, *, restart: bool = False) -> Checkpoint:
         """Resume the checkpoint at ``path`` if it was made with the same fingerprint, else start a new one."""
         if path.exists() and not restart:
-            checkpoint = cls.read(path, repair=True)
-            changed = [
-                key
-                for key in sorted(fingerprint.keys() | checkpoint.fingerprint.keys())
-                if fingerprint.get(key) != checkpoint.fingerprint.get(key)
-            ]
-            if changed:
-                raise CheckpointMismatch(str(path), changed)
+            lock = _lock(path)
+            try:
+                checkpoint = cls.read(path, repair=True)
+                _refuse_mismatch(path, fingerprint, checkpoint.fingerprint)
+            except BaseException:
+                _release(lock)
+                raise
+            checkpoint._lock = lock
             return checkpoint
+        if path.exists():
+            _release(_lock(path))  # --restart must not pull the file from under a live run
         header = {"format": FORMAT, "fingerprint": fingerprint, "chunks": total, "started": _now()}
         _write_new(path, json.dumps(header, ensure_ascii=False) + "\n")
-        return cls(path, header, {})
+        return cls(path, header, {}, _lock(path))
 
     @classmethod
     def read(cls, path: Path, *, repair: bool = False) -> Checkpoint:
@@ -118,8 +134,39 @@ class Checkpoint:
             raise OutputError(f"cannot write checkpoint {self.path}: {error.strerror}") from None
         self.results[result.index] = result
 
+    def close(self) -> None:
+        _release(self._lock)
+        self._lock = None
+
     def ordered_results(self) -> list[ChunkResult]:
         return [self.results[index] for index in sorted(self.results)]
+
+
+def _lock(path: Path):
+    """Hold an exclusive lock on the checkpoint so two runs never append to the same one."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one run per output is then the user's care
+        return None
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise OutputError(f"another edgeclean run is writing {path}; wait for it or stop it first") from None
+    return handle
+
+
+def _release(lock) -> None:
+    if lock is not None:
+        lock.close()
+
+
+def _refuse_mismatch(path: Path, wanted: dict, found: dict) -> None:
+    changed = [key for key in sorted(wanted.keys() | found.keys()) if wanted.get(key) != found.get(key)]
+    if changed:
+        names = dict.fromkeys(FINGERPRINT_NAMES.get(key, f"--{key.replace('_', '-')}") for key in changed)
+        raise CheckpointMismatch(str(path), list(names))
 
 
 def _complete_lines(data: bytes) -> tuple[list[bytes], int]:

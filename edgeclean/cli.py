@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Iterator
@@ -173,6 +174,22 @@ def info(
         typer.echo(f"{key:<11} {value}")
 
 
+@app.command()
+def status(
+    output: Annotated[Path, typer.Argument(help="An output file (its OUTPUT.ckpt is read) or a .ckpt file.")],
+) -> None:
+    """Show how far a run has got: chunks done, model, settings, start and last update.
+
+    Example: edgeclean status paper.clean.txt
+    """
+    _configure_logging(0)
+    with _user_errors():
+        from .status import describe_checkpoint
+
+        for label, value in describe_checkpoint(output):
+            typer.echo(f"{label:<12}{value}")
+
+
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn known failures and signals into one line on stderr and an exit code; no tracebacks."""
@@ -180,22 +197,32 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except EdgecleanError as error:
-        console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+        _error_line(str(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        console.print("interrupted; finished chunks are saved. Run the same command again to resume.")
+        console.print(f"interrupted; finished chunks are saved. To resume, run: {_this_command()}", markup=False)
         raise typer.Exit(130) from None
     except _Terminated:
-        console.print("terminated; finished chunks are saved. Run the same command again to resume.")
+        console.print(f"terminated; finished chunks are saved. To resume, run: {_this_command()}", markup=False)
         raise typer.Exit(143) from None
     except Exception as error:
         if os.environ.get("EDGECLEAN_DEBUG"):
             raise
         detail = f"{type(error).__name__}: {str(error)[:300]}"
-        console.print(f"[bold red]error:[/] unexpected {detail} (set EDGECLEAN_DEBUG=1 for details)", soft_wrap=True)
+        _error_line(f"unexpected {detail} (set EDGECLEAN_DEBUG=1 for details)")
         raise typer.Exit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _error_line(message: str) -> None:
+    from rich.text import Text
+
+    console.print(Text.assemble(("error: ", "bold red"), message))
+
+
+def _this_command() -> str:
+    return shlex.join(["edgeclean", *sys.argv[1:]])
 
 
 class _Terminated(BaseException):

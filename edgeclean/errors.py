@@ -49,7 +49,7 @@ class CheckpointMismatch(OutputError):
 
     def __str__(self) -> str:
         return (
-            f"checkpoint {self.path} was made with different {', '.join(self.changed)}; "
+            f"checkpoint {self.path} was made with a different {', '.join(self.changed)}; "
             "rerun with the original settings to resume, or pass --restart to start over"
         )
 

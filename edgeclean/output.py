@@ -30,6 +30,27 @@ def write_atomically(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def check_writable(path: Path) -> None:
+    """Fail now, not after an hour of cleaning, if nothing can be written beside ``path``."""
+    if path == STDOUT:
+        return
+    directory = path.parent
+    if not directory.is_dir():
+        raise OutputError(f"cannot write {path}: the directory {directory} does not exist")
+    probe = directory / f".{path.name}.{os.getpid()}.probe"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write in {directory}: {error.strerror or error}") from None
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Temporary files left by runs that were killed mid-write; each run writes its own, named by pid."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def join_chunks(texts: list[str]) -> str:
     return "\n\n".join(text.strip() for text in texts if text.strip()) + "\n"
 

@@ -18,7 +18,7 @@ from .errors import InputError, OutputError, SettingsError
 from .extract import PdfDocument, limit_characters, parse_page_ranges
 from .hardware import usable_cpus
 from .models import resolve_model
-from .output import STDOUT, join_chunks, write_atomically
+from .output import STDOUT, check_writable, join_chunks, remove_stale_temporaries, write_atomically
 from .prompt import PINNED_DATE, SYSTEM_PROMPT
 from .settings import CleanSettings
 
@@ -92,6 +92,7 @@ class CleaningRun:
         self.page_count = document.page_count
         self.chunk_tokens = self._chunk_budget()
         self.chunks = self._chunk(document)
+        check_writable(self.output)
         self._guard_existing_output(restart)
         self.checkpoint = Checkpoint.open(self.checkpoint_path, self._fingerprint(), len(self.chunks), restart=restart)
         self._check_resumed_chunks()
@@ -158,10 +159,16 @@ class CleaningRun:
         if not self.checkpoint.complete:
             missing = len(self.chunks) - len(self.checkpoint.results)
             raise OutputError(f"{missing} chunks are not cleaned yet; the output was not written")
+        remove_stale_temporaries(self.output)
         write_atomically(self.output, join_chunks([r.text for r in self.checkpoint.ordered_results()]))
+        self.checkpoint.close()
         if not keep_checkpoint:
             self.checkpoint_path.unlink(missing_ok=True)
         return self.output
+
+    def close(self) -> None:
+        """Release the checkpoint; the run can be resumed later by a new CleaningRun."""
+        self.checkpoint.close()
 
 
 def clean_pdf(
@@ -186,9 +193,12 @@ def clean_pdf(
     try:
         run = CleaningRun(document, loaded, settings, output=output, password=password, restart=restart)
         started = time.perf_counter()
-        for _ in run.results():
-            pass
-        run.finish()
+        try:
+            for _ in run.results():
+                pass
+            run.finish()
+        finally:
+            run.close()
         log.info("cleaned %s in %.1f s", pdf, time.perf_counter() - started)
         return run
     finally:

@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .extract import PdfDocument
 from .hardware import usable_cpus
-from .output import STDOUT
-from .pipeline import CleaningRun, load_model
+from .output import STDOUT, check_writable
+from .pipeline import CleaningRun, default_output, load_model
 from .settings import CleanSettings
 
 
@@ -27,21 +27,25 @@ def run_with_progress(
     keep_checkpoint: bool,
 ) -> None:
     document = PdfDocument(pdf, password)
+    check_writable(output or default_output(document.path))
     with console.status(f"loading model {model_name or 'default'}…"):
         model = load_model(model_name, settings)
     try:
         run = CleaningRun(document, model, settings, output=output, restart=restart)
-        _describe(console, run, settings)
-        if run.checkpoint.complete and (run.output == STDOUT or run.output.exists()):
-            console.print(f"{run.output} is already complete (pass --restart to clean it again)")
-            return
-        started = time.perf_counter()
-        if console.is_terminal:
-            _live_bar(console, run)
-        else:
-            _chunk_lines(console, run)
-        path = run.finish(keep_checkpoint=keep_checkpoint)
-        _summarise(console, run, path, time.perf_counter() - started)
+        try:
+            _describe(console, run, settings)
+            if run.checkpoint.complete and (run.output == STDOUT or run.output.exists()):
+                console.print(f"{run.output} is already complete (pass --restart to clean it again)")
+                return
+            started = time.perf_counter()
+            if console.is_terminal:
+                _live_bar(console, run)
+            else:
+                _chunk_lines(console, run)
+            path = run.finish(keep_checkpoint=keep_checkpoint)
+            _summarise(console, run, path, time.perf_counter() - started)
+        finally:
+            run.close()
     finally:
         model.close()
 

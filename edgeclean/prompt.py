@@ -38,9 +38,7 @@ def render_chat(
     date: dt.date = PINNED_DATE,
 ) -> str:
     """The exact prompt text the model sees: its GGUF chat template applied to system + user messages."""
-    if not template:
-        log.warning("the model has no chat template; using ChatML")
-        template = CHATML_TEMPLATE
+    template = template or CHATML_TEMPLATE
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_text}]
     return _compile(template).render(
         messages=messages,

@@ -45,11 +45,25 @@ def test_each_chunk_is_in_the_checkpoint_before_the_next_starts(corpus, recordin
     assert run.output.exists()
 
 
+def test_two_runs_never_append_to_one_checkpoint(corpus, recording_model):
+    first = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
+    with pytest.raises(OutputError, match="another edgeclean run is writing"):
+        CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
+    first.close()
+    CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt").close()
+
+
+def test_output_directory_must_exist(corpus, recording_model):
+    with pytest.raises(OutputError, match="does not exist"):
+        CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="no/such/dir/out.txt")
+
+
 def test_rerun_resumes_instead_of_redoing(corpus):
     first = RecordingModel()
     run = CleaningRun(corpus / "docling" / "multi_page.pdf", first, SMALL, output="out.txt")
     next(run.results())
     next(run.results())  # a fresh generator starts at the first missing chunk
+    run.close()
     second = RecordingModel()
     resumed = CleaningRun(corpus / "docling" / "multi_page.pdf", second, SMALL, output="out.txt")
     assert resumed.resumed_at == 2
@@ -64,17 +78,18 @@ def test_rerun_never_overwrites_an_output_without_its_checkpoint(corpus, recordi
     with pytest.raises(OutputError, match="already exists"):
         CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
     assert (tmp_path / "out.txt").read_text() == "precious"
-    CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt", restart=True)
+    CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt", restart=True).close()
 
 
 def test_other_settings_do_not_mix_with_a_checkpoint(corpus, recording_model):
     run = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, SMALL, output="out.txt")
     next(run.results())
-    with pytest.raises(CheckpointMismatch, match="chunk_tokens"):
+    run.close()
+    with pytest.raises(CheckpointMismatch, match="different --chunk-tokens"):
         CleaningRun(
             corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(chunk_tokens=150), output="out.txt"
         )
-    with pytest.raises(CheckpointMismatch, match="pdf_sha256"):
+    with pytest.raises(CheckpointMismatch, match="different PDF;"):
         CleaningRun(corpus / "docling" / "code_and_formula.pdf", recording_model, SMALL, output="out.txt")
 
 
@@ -85,6 +100,7 @@ def test_chunk_too_big_for_the_context_is_refused(corpus, recording_model):
 
 def test_default_chunk_fills_the_context(corpus, recording_model):
     run = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(), output="out.txt")
+    run.close()
     overhead = run.chunk_tokens * 2.5 + 64
     assert 2048 - 200 < overhead <= 2048
 
@@ -99,6 +115,7 @@ def test_torn_last_record_is_redone(corpus):
     model = RecordingModel()
     run = CleaningRun(corpus / "docling" / "multi_page.pdf", model, SMALL, output="out.txt")
     list(run.results())
+    run.close()
     data = run.checkpoint_path.read_bytes()
     run.checkpoint_path.write_bytes(data[:-25])  # power cut in the middle of the last append
     again = RecordingModel()
