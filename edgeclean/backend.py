@@ -133,7 +133,8 @@ def check_gguf(path: Path) -> None:
     try:
         needed = gguf_required_size(path)
     except _TruncatedHeader:
-        raise ModelError(f"{path} is truncated: its GGUF header ends early ({size:,} bytes); download it again") from None
+        ends = f"its GGUF header ends early, at {size:,} bytes"
+        raise ModelError(f"{path} is truncated: {ends}; download it again") from None
     if size < needed:
         raise ModelError(f"{path} is truncated: {size:,} bytes but its tensors need {needed:,}; download it again")
 
