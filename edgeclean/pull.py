@@ -45,7 +45,7 @@ def pull(model: KnownModel, directory: Path, *, offline: bool = False, say: Say 
     """Make sure ``directory/model.filename`` is present and verified; download it only when missing."""
     path = directory / model.filename
     if path.is_file():
-        return _already_here(model, path, offline)
+        return _already_here(model, path)
     if offline or hub_offline():
         hint = how_to_get(model, directory)
         raise DownloadError(f"{model.filename} is not in {directory}/ and offline mode is on. {hint}")
@@ -60,7 +60,7 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def _already_here(model: KnownModel, path: Path, offline: bool) -> Pulled:
+def _already_here(model: KnownModel, path: Path) -> Pulled:
     """A present file is trusted if its header is whole; a missing record is filled in where a hash is known."""
     check_gguf(path)
     recorded = recorded_sha256(path)
@@ -77,7 +77,7 @@ def _pull_from_hub(model: KnownModel, path: Path, say: Say) -> str:
     _quiet_hub()
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 
-    endpoint = os.environ.get("HF_ENDPOINT", constants.ENDPOINT).rstrip("/")
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT or "https://huggingface.co").rstrip("/")
     url = hf_hub_url(model.repo, model.filename, revision=model.revision, endpoint=endpoint)
     check_reachable(endpoint)
     try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -147,14 +149,41 @@ def test_an_interrupted_download_resumes_on_the_next_run(hub, tiny_model_path):
     assert not partial.exists()
 
 
-@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{closed}", "http://192.0.2.1"], ids=["refused", "unroutable"])
-def test_an_unreachable_hub_fails_fast(endpoint):
-    with socket.socket() as probe:  # a port nobody listens on: bind, note it, close
+@contextlib.contextmanager
+def silent_port() -> Iterator[int]:
+    """A port whose connects hang, like a hub behind a firewall that drops packets: a full listen backlog."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+            yield port
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    with socket.socket() as probe:  # bound, never listening: connects are refused
         probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    started = time.perf_counter()
-    result = pull_cli(endpoint.format(closed=closed), NAME, timeout=60)
-    elapsed = time.perf_counter() - started
+        yield probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "endpoint, port",
+    [("http://127.0.0.1:{}", closed_port), ("http://127.0.0.1:{}", silent_port), ("http://192.0.2.1", None)],
+    ids=["refused", "silent", "unroutable"],
+)
+def test_an_unreachable_hub_fails_fast(endpoint, port):
+    with port() if port else contextlib.nullcontext(0) as number:
+        started = time.perf_counter()
+        result = pull_cli(endpoint.format(number), NAME, timeout=60)
+        elapsed = time.perf_counter() - started
     assert result.returncode == 1
     assert "cannot reach the Hugging Face hub" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
