@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from .cli import _configure_logging, _user_errors, console
+from .errors import DownloadError
 from .models import DEFAULT_MODEL, KNOWN_MODELS, known_model, local_models, models_dir
 
 models_app = typer.Typer(
@@ -74,7 +75,10 @@ def pull(
         from .pull import pull as pull_model
 
         model = known_model(name)
-        pulled = pull_model(model, directory or models_dir(), offline=offline, say=console.print)
+        try:
+            pulled = pull_model(model, directory or models_dir(), offline=offline, say=console.print)
+        except KeyboardInterrupt:  # before or after the transfer (which reports its own partial file)
+            raise DownloadError("interrupted; run the same command again to pull", exit_code=130) from None
     if pulled.downloaded:
         console.print(f"{model.name}: downloaded to {pulled.path} (sha256 {pulled.sha256} verified)")
     elif pulled.sha256:

@@ -93,6 +93,7 @@ def _pull_from_hub(model: KnownModel, path: Path, say: Say) -> str:
         )
     partial = _partial_path(path, sha256)
     _download_resumably(metadata.location, url, partial, metadata.size, model, say)
+    say(f"checking the sha256 of {partial.name}")
     _verified(partial, sha256, source=f"{endpoint}/{model.repo}", discard=True)
     check_gguf(partial)
     os.replace(partial, path)
