@@ -44,9 +44,10 @@ class Pulled:
 def pull(model: KnownModel, directory: Path, *, offline: bool = False, say: Say = log.info) -> Pulled:
     """Make sure ``directory/model.filename`` is present and verified; download it only when missing."""
     path = directory / model.filename
+    offline = offline or hub_offline()
     if path.is_file():
-        return _already_here(model, path)
-    if offline or hub_offline():
+        return _already_here(model, path, offline, say)
+    if offline:
         hint = how_to_get(model, directory)
         raise DownloadError(f"{model.filename} is not in {directory}/ and offline mode is on. {hint}")
     directory.mkdir(parents=True, exist_ok=True)
@@ -60,12 +61,15 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def _already_here(model: KnownModel, path: Path) -> Pulled:
-    """A present file is trusted if its header is whole; a missing record is filled in where a hash is known."""
+def _already_here(model: KnownModel, path: Path, offline: bool, say: Say) -> Pulled:
+    """A present file is trusted if its header is whole and it has a record; a file copied in by hand is checked
+    against the pinned hash, or the hub's when online, and recorded, so `models verify` can check it later."""
     check_gguf(path)
     recorded = recorded_sha256(path)
-    if recorded is None and model.sha256:
-        recorded = _verified(path, model.sha256, source=model.requirement)
+    if recorded is None and (model.sha256 or not offline):
+        source, wanted = (model.requirement, model.sha256) if model.sha256 else _hub_sha256(model)
+        say(f"{path} has no recorded sha256; checking it against {source}")
+        recorded = _verified(path, wanted, source=source)
         record_sha256(path, recorded)
     return Pulled(path, recorded, downloaded=False)
 
@@ -74,6 +78,27 @@ def _already_here(model: KnownModel, path: Path) -> Pulled:
 
 
 def _pull_from_hub(model: KnownModel, path: Path, say: Say) -> str:
+    hub = _hub_file(model)
+    partial = _partial_path(path, hub.sha256)
+    _download_resumably(hub.location, hub.url, partial, hub.size, model, say)
+    say(f"checking the sha256 of {partial.name}")
+    _verified(partial, hub.sha256, source=hub.source, discard=True)
+    check_gguf(partial)
+    os.replace(partial, path)
+    return hub.sha256
+
+
+@dataclass(frozen=True)
+class _HubFile:
+    url: str  # the resolve URL
+    location: str  # where the bytes are (a CDN after a redirect)
+    size: int | None
+    sha256: str
+    source: str  # endpoint and repo, for messages
+
+
+def _hub_file(model: KnownModel) -> _HubFile:
+    """The hub's size, location and LFS sha256 for a model file: one HEAD request, no retries."""
     _quiet_hub()
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 
@@ -89,15 +114,14 @@ def _pull_from_hub(model: KnownModel, path: Path, say: Say) -> str:
     if len(sha256) != 64 or not set(sha256) <= SHA256_HEX:
         raise DownloadError(
             f"{endpoint} gave no LFS sha256 for {model.repo}/{model.filename} (ETag {metadata.etag!r}); "
-            "refusing a download that cannot be verified"
+            "refusing a file that cannot be verified"
         )
-    partial = _partial_path(path, sha256)
-    _download_resumably(metadata.location, url, partial, metadata.size, model, say)
-    say(f"checking the sha256 of {partial.name}")
-    _verified(partial, sha256, source=f"{endpoint}/{model.repo}", discard=True)
-    check_gguf(partial)
-    os.replace(partial, path)
-    return sha256
+    return _HubFile(url, metadata.location, metadata.size, sha256, f"{endpoint}/{model.repo}")
+
+
+def _hub_sha256(model: KnownModel) -> tuple[str, str]:
+    hub = _hub_file(model)
+    return hub.source, hub.sha256
 
 
 def _quiet_hub() -> None:
@@ -227,7 +251,7 @@ def _verified(path: Path, wanted: str | None, *, source: str, discard: bool = Fa
     if wanted and actual != wanted:
         if discard:
             path.unlink()
-        fate = "deleted it" if discard else "left it in place"
+        fate = "deleted it" if discard else "left it in place: delete it and pull again"
         raise DownloadError(f"sha256 mismatch for {path.name}: got {actual}, {source} says {wanted}; {fate}")
     return actual
 

@@ -243,3 +243,25 @@ def test_offline_clean_runs_with_a_pulled_model(tiny_model_path, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.txt").read_text().strip()
+
+
+def test_pull_of_an_unknown_name_lists_the_known_ones():
+    result = run_cli("models", "pull", "gpt-17", "--offline", timeout=60)
+    assert result.returncode == 1
+    assert "gpt-17" in result.stderr and DEFAULT_MODEL in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_copied_in_by_hand_is_checked_against_the_hub_and_recorded(hub, tiny_model_path):
+    models_dir().mkdir(parents=True)
+    shutil.copy(tiny_model_path, models_path(FILENAME))
+    hub.advertised_sha256[KEY] = "cd" * 32
+    refused = pull_cli(hub.endpoint, NAME)
+    assert refused.returncode == 1 and "sha256 mismatch" in refused.stderr
+    assert models_path(FILENAME).exists() and recorded_sha256(models_path(FILENAME)) is None
+
+    del hub.advertised_sha256[KEY]
+    accepted = pull_cli(hub.endpoint, NAME)
+    assert accepted.returncode == 0, accepted.stderr
+    assert recorded_sha256(models_path(FILENAME)) == hub.sha256(KEY)
+    assert [r.method for r in hub.requests] == ["HEAD", "HEAD"]  # checked, never downloaded
