@@ -2,9 +2,9 @@
 
 Hub files are downloaded with huggingface-hub's own pieces (``get_hf_file_metadata`` for the LFS sha256 and
 size, ``http_get`` for the transfer) into ``FILE.<sha256 prefix>.part``, which a re-run resumes with a Range
-request. ``hf_hub_download`` is not used because since huggingface-hub 1.x it writes to a per-process temporary
-file and deletes it on failure, so an interrupted download would restart from zero; and on an unreachable hub it
-retries with backoff for ~23 s before failing.
+request. ``hf_hub_download`` is not used: in huggingface-hub 2.4 it writes to a per-process temporary file and
+deletes it on failure (huggingface_hub PR #4228), so an interrupted download would restart from zero; and on an
+unreachable hub it retries with backoff (1+2+4+8+8 s) for ~23 s before failing.
 """
 
 from __future__ import annotations
