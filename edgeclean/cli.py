@@ -121,8 +121,16 @@ def clean(
         int,
         typer.Option("--verbose", "-v", count=True, help="More detail: -v progress notes, -vv debug (pypdf warnings)."),
     ] = 0,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Guarantee no network access (sets HF_HUB_OFFLINE=1); models come from models/ only."
+        ),
+    ] = False,
 ) -> None:
     """Clean a PDF into text, chunk by chunk, with a local GGUF model."""
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # for any library below us; clean itself never downloads
     settings = CleanSettings(
         n_ctx=ctx,
         chunk_tokens=chunk_tokens,
@@ -246,6 +254,11 @@ def _configure_logging(verbose: int) -> None:
     logger.handlers = [handler]
     logger.propagate = False
     logger.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING)
+
+
+from .cli_models import models_app  # noqa: E402  (it uses _user_errors and console from above)
+
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

