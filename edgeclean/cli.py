@@ -115,6 +115,9 @@ def clean(
             show_default=False,
         ),
     ] = None,
+    require_gpu: Annotated[
+        bool, typer.Option(help="Fail rather than run on the CPU when no GPU offload is available.")
+    ] = False,
     restart: Annotated[bool, typer.Option(help="Ignore any checkpoint and overwrite the output.")] = False,
     keep_checkpoint: Annotated[bool, typer.Option(help="Keep OUTPUT.ckpt after the output is complete.")] = True,
     verbose: Annotated[
@@ -137,6 +140,7 @@ def clean(
         temperature=temperature,
         seed=seed,
         n_gpu_layers=n_gpu_layers,
+        require_gpu=require_gpu,
         threads=threads,
         pages=pages,
         max_chars=max_chars,
@@ -167,7 +171,8 @@ def info(
     with _user_errors():
         from .extract import PdfDocument
 
-        details = PdfDocument(pdf, password).info()
+        with PdfDocument(pdf, password) as document:
+            details = document.info()
     if as_json:
         typer.echo(
             json.dumps(details.__dict__ | {"has_text_layer": details.has_text_layer}, indent=2, ensure_ascii=False)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
 import re
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,11 @@ from pathlib import Path
 from .errors import InputError
 
 log = logging.getLogger("edgeclean.extract")
+
+# A page may take this long to parse and the parser this much memory; past either, the page is skipped.
+PAGE_SECONDS = float(os.environ.get("EDGECLEAN_PAGE_SECONDS", "60"))
+OPEN_SECONDS = float(os.environ.get("EDGECLEAN_OPEN_SECONDS", "120"))
+MEMORY_LIMIT = int(os.environ.get("EDGECLEAN_PDF_MEMORY_MB", "2048")) << 20
 
 
 @dataclass(frozen=True)
@@ -35,40 +39,35 @@ class PdfInfo:
 
 
 class PdfDocument:
-    """An opened, decrypted PDF. Pages are extracted lazily so a long document is never held whole."""
+    """An opened, decrypted PDF. Pages are extracted one at a time, in a guarded child process."""
 
-    def __init__(self, path: str | Path, password: str | None = None):
-        import pypdf
-        from pypdf.errors import PdfReadError
-
+    def __init__(
+        self,
+        path: str | Path,
+        password: str | None = None,
+        *,
+        page_seconds: float = PAGE_SECONDS,
+        memory_limit: int = MEMORY_LIMIT,
+    ):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: no such file")
+        self._password = password
+        self._page_seconds = page_seconds
+        self._memory_limit = memory_limit
+        self.lost_pages: list[int] = []
+        check_pdf_file(self.path)
+        self._worker: _Worker | None = None
         try:
-            with quiet_pypdf():
-                self._reader = pypdf.PdfReader(self.path)
-                if self._reader.is_encrypted:
-                    self._decrypt(password)
-                self.page_count = len(self._reader.pages)
-        except (PdfReadError, ValueError, OSError) as error:
-            raise InputError(f"{self.path}: not a readable PDF ({_first_line(error)})") from None
-
-    def _decrypt(self, password: str | None) -> None:
-        from pypdf.errors import DependencyError
-
-        try:
-            unlocked = self._reader.decrypt(password or "")
-        except DependencyError:
-            raise InputError(f"{self.path}: encrypted with AES; install 'cryptography' to open it") from None
-        if not unlocked:
-            if password is None:
-                raise InputError(f"{self.path}: the PDF is password-protected; pass --password")
-            raise InputError(f"{self.path}: wrong password")
+            self.page_count = self._ask(("open", str(self.path), password), OPEN_SECONDS)
+        except _Overrun as overrun:
+            self.close()
+            raise InputError(f"{self.path}: {overrun}; it may be damaged or hostile") from None
 
     def metadata(self) -> dict[str, str]:
-        with quiet_pypdf():
-            raw = self._reader.metadata or {}
-        return {key.lstrip("/"): str(value) for key, value in raw.items() if str(value).strip()}
+        try:
+            return self._ask(("metadata",), self._page_seconds)
+        except _Overrun as overrun:
+            log.warning("%s: metadata unreadable (%s)", self.path, overrun)
+            return {}
 
     def pages(self, numbers: Iterable[int] | None = None) -> Iterator[Page]:
         for number in numbers or range(1, self.page_count + 1):
@@ -76,12 +75,28 @@ class PdfDocument:
 
     def _page_text(self, number: int) -> str:
         try:
-            with quiet_pypdf():
-                text = self._reader.pages[number - 1].extract_text() or ""
-        except Exception as error:  # pypdf raises many types on damaged content streams
-            log.warning("page %d: text extraction failed (%s); the page is left out", number, _first_line(error))
+            return self._ask(("page", number), self._page_seconds)
+        except _Overrun as overrun:
+            self.lost_pages.append(number)
+            log.warning("page %d: %s; the page is left out", number, overrun)
             return ""
-        return text.replace("\x00", "").strip()
+
+    def _ask(self, request: tuple, seconds: float):
+        if self._worker is None:
+            self._worker = _Worker(self._memory_limit)
+            if request[0] != "open":
+                self._worker.ask(("open", str(self.path), self._password), OPEN_SECONDS)
+        try:
+            status, answer = self._worker.ask(request, seconds)
+        except _Overrun:
+            self.close()  # the child may be stuck or half-dead: the next request gets a fresh one
+            raise
+        if status == "problem":
+            self.close()
+            raise InputError(f"{self.path}: {answer}")
+        if status == "failed":
+            raise _Overrun(f"pypdf could not parse it ({answer})")
+        return answer
 
     def info(self) -> PdfInfo:
         texts = [page.text for page in self.pages()]
@@ -92,6 +107,74 @@ class PdfDocument:
             characters=sum(len(text) for text in texts),
             pages_with_text=sum(1 for text in texts if text.strip()),
         )
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    def __enter__(self) -> PdfDocument:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def check_pdf_file(path: Path) -> None:
+    """Judge the file by its bytes, not its name: a PDF starts with %PDF- (within its first kilobyte)."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a PDF")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1024)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read it ({error.strerror})") from None
+    if not head:
+        raise InputError(f"{path}: the file is empty")
+    if b"%PDF-" not in head:
+        raise InputError(f"{path}: not a PDF (it does not start with %PDF-)")
+
+
+class _Overrun(Exception):
+    """A request that took too long, killed its child, or failed inside pypdf."""
+
+
+class _Worker:
+    """One child process running pdfworker.serve, spoken to over a pipe."""
+
+    def __init__(self, memory_limit: int):
+        import multiprocessing
+
+        from . import pdfworker
+
+        context = multiprocessing.get_context("spawn")  # never fork a process that holds llama.cpp threads
+        self._connection, child_end = context.Pipe()
+        self._process = context.Process(target=pdfworker.serve, args=(child_end, memory_limit), daemon=True)
+        self._process.start()
+        child_end.close()
+
+    def ask(self, request: tuple, seconds: float) -> tuple[str, object]:
+        try:
+            self._connection.send(request)
+            if not self._connection.poll(seconds):
+                raise _Overrun(f"took longer than {seconds:g} s")
+            status, answer, notes = self._connection.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self._process.join(1)
+            raise _Overrun(f"the parser died (exit code {self._process.exitcode})") from None
+        for note in notes:
+            log.debug("pypdf: %s", note)
+        return status, answer
+
+    def stop(self) -> None:
+        self._connection.close()
+        self._process.join(1)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._process.close()
 
 
 def parse_page_ranges(spec: str, page_count: int) -> list[int]:
@@ -132,30 +215,3 @@ def limit_characters(pages: Iterable[Page], max_chars: int) -> Iterator[Page]:
         if kept:
             yield Page(page.number, kept)
         return
-
-
-@contextlib.contextmanager
-def quiet_pypdf() -> Iterator[None]:
-    """pypdf reports damaged-but-readable PDFs through logging and warnings; keep them in our debug log."""
-    pypdf_logger = logging.getLogger("pypdf")
-    saved = pypdf_logger.propagate, list(pypdf_logger.handlers)
-    pypdf_logger.handlers = [_Relay()]
-    pypdf_logger.propagate = False
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-        for warning in caught:
-            log.debug("pypdf: %s", warning.message)
-    finally:
-        pypdf_logger.propagate, pypdf_logger.handlers = saved[0], saved[1]
-
-
-class _Relay(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        log.debug("pypdf: %s", record.getMessage())
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:200]

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .backend import LlamaCppModel, Model
+from .backend import LlamaCppModel, Model, gpu_offload_supported
 from .checkpoint import Checkpoint, ChunkResult
 from .chunk import Chunk, chunk_pages
 from .clean import clean_chunk, prompt_overhead, text_sha256
-from .errors import InputError, OutputError, SettingsError
+from .errors import InputError, ModelError, OutputError, SettingsError
 from .extract import PdfDocument, limit_characters, parse_page_ranges
 from .hardware import usable_cpus
 from .models import resolve_model
@@ -25,6 +25,8 @@ from .settings import CleanSettings
 log = logging.getLogger("edgeclean")
 
 CHECKPOINT_SUFFIX = ".ckpt"
+# Fewer characters than this per page means there is no real text layer, only stray marks or a title.
+SCANNED_CHARS_PER_PAGE = 20
 
 
 def default_output(pdf: Path) -> Path:
@@ -39,6 +41,11 @@ def checkpoint_path(output: Path, pdf: Path) -> Path:
 def load_model(model: str | None, settings: CleanSettings) -> LlamaCppModel:
     """Resolve a model name or path and load it with the thread count this process may really use."""
     threads = settings.threads or usable_cpus()[0]
+    if settings.require_gpu and (settings.n_gpu_layers == 0 or not gpu_offload_supported()):
+        raise ModelError(
+            "--require-gpu: this llama-cpp-python cannot offload to a GPU (a CPU-only build, or --n-gpu-layers 0); "
+            "rebuild it with CMAKE_ARGS=-DGGML_CUDA=on bash .ci/setup"
+        )
     return LlamaCppModel(
         resolve_model(model), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers, threads=threads
     )
@@ -93,6 +100,7 @@ class CleaningRun:
         self.chunk_tokens = self._chunk_budget()
         self.chunks = self._chunk(document)
         check_writable(self.output)
+        self._refuse_overwriting_the_input()
         self._guard_existing_output(restart)
         self.checkpoint = Checkpoint.open(self.checkpoint_path, self._fingerprint(), len(self.chunks), restart=restart)
         self._check_resumed_chunks()
@@ -115,10 +123,24 @@ class CleaningRun:
         pages = document.pages(numbers)
         if self.settings.max_chars is not None:
             pages = limit_characters(pages, self.settings.max_chars)
-        chunks = list(chunk_pages(pages, self.model.count_tokens, self.chunk_tokens))
-        if not chunks:
-            raise InputError(f"{self.pdf}: no text layer on the selected pages (scanned images?); OCR it first")
+        try:
+            chunks = list(chunk_pages(pages, self.model.count_tokens, self.chunk_tokens))
+        finally:
+            document.close()
+        self.lost_pages = list(document.lost_pages)
+        page_total = len(numbers) if numbers else self.page_count
+        characters = sum(len(chunk.text) for chunk in chunks)
+        if not chunks or (self.settings.max_chars is None and characters < SCANNED_CHARS_PER_PAGE * page_total):
+            raise InputError(
+                f"{self.pdf}: only {characters} characters of text on {page_total} pages; it looks scanned "
+                "(no text layer), so OCR it first"
+            )
         return chunks
+
+    def _refuse_overwriting_the_input(self) -> None:
+        for path in (self.output, self.checkpoint_path):
+            if path != STDOUT and path.exists() and path.samefile(self.pdf):
+                raise OutputError(f"{path} is the input PDF; choose another output with -o")
 
     def _guard_existing_output(self, restart: bool) -> None:
         if restart or self.output == STDOUT or self.checkpoint_path.exists():

@@ -97,6 +97,8 @@ def _summarise(console: Console, run: CleaningRun, path: Path, seconds: float) -
         f"({stats.completion_tokens:,} answer tokens, {stats.tokens_per_second:.0f} tok/s) in {_duration(seconds)}",
         markup=False,
     )
+    if run.lost_pages:
+        console.print(f"warning: pages {', '.join(map(str, run.lost_pages))} could not be read and are left out")
     cut = [r.index + 1 for r in run.checkpoint.ordered_results() if r.finish_reason == "length"]
     if cut:
         console.print(f"warning: {len(cut)} chunks hit the answer limit and may be cut off: {', '.join(map(str, cut))}")

@@ -18,6 +18,8 @@ class CleanSettings:
     """Sampling seed, used only when temperature > 0."""
     n_gpu_layers: int = -1
     """Layers to offload to the GPU (-1 all, 0 none); ignored by a CPU-only llama.cpp."""
+    require_gpu: bool = False
+    """Fail instead of running on the CPU when llama.cpp has no GPU offload."""
     threads: int | None = None
     """CPU threads; None uses the CPUs this process may actually run on."""
     pages: str | None = None
@@ -40,7 +42,7 @@ class CleanSettings:
     def result_fields(self) -> dict:
         """The settings that change the cleaned text (threads and GPU layers only change speed)."""
         fields = asdict(self)
-        for speed_only in ("threads", "n_gpu_layers"):
+        for speed_only in ("threads", "n_gpu_layers", "require_gpu"):
             fields.pop(speed_only)
         return fields
 

@@ -126,10 +126,10 @@ def test_missing_default_model_says_how_to_get_one(corpus):
 @pytest.mark.parametrize(
     ("pdf", "message"),
     [
-        ("bad/corrupted.pdf", "not a readable PDF"),
+        ("bad/corrupted.pdf", "not a PDF"),
         ("bad/password-protected.pdf", "pass --password"),
-        ("bad/image-only.pdf", "no text layer"),
-        ("bad/empty-page.pdf", "no text layer"),
+        ("bad/image-only.pdf", "looks scanned"),
+        ("bad/empty-page.pdf", "looks scanned"),
     ],
 )
 def test_bad_pdfs_fail_with_one_line(corpus, tiny_model_path, pdf, message):

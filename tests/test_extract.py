@@ -23,7 +23,7 @@ def test_whole_document_has_no_silent_character_cap(corpus):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("corrupted.pdf", "not a readable PDF"),
+        ("corrupted.pdf", "not a PDF"),
         ("password-protected.pdf", "password-protected; pass --password"),
         ("does-not-exist.pdf", "no such file"),
     ],

@@ -107,7 +107,7 @@ def test_default_chunk_fills_the_context(corpus, recording_model):
 
 def test_pages_without_text_are_an_error(corpus, recording_model):
     for name in ("image-only.pdf", "empty-page.pdf"):
-        with pytest.raises(InputError, match="no text layer"):
+        with pytest.raises(InputError, match="looks scanned"):
             CleaningRun(corpus / "bad" / name, recording_model, SMALL)
 
 

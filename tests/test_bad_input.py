@@ -1,0 +1,148 @@
+"""Every wrong or hostile input ends in one clear line and a non-zero exit, or in clean output; never a hang."""
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from edgeclean.checkpoint import Checkpoint
+from edgeclean.errors import InputError, ModelError, OutputError
+from edgeclean.extract import PdfDocument
+from edgeclean.pipeline import CleaningRun, load_model
+from edgeclean.settings import CleanSettings
+
+from . import hostile
+from .conftest import RecordingModel, run_cli
+
+SMALL = CleanSettings(chunk_tokens=200)
+
+
+def one_line_error(result, fragment):
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert fragment in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_directory(tmp_path):
+    one_line_error(run_cli("info", str(tmp_path)), "is a directory")
+    one_line_error(run_cli("clean", str(tmp_path), "--model", "x.gguf"), "is a directory")
+
+
+def test_an_empty_file(tmp_path):
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    one_line_error(run_cli("info", "empty.pdf"), "the file is empty")
+
+
+def test_the_bytes_decide_not_the_name(corpus, tmp_path):
+    shutil.copy(corpus / "docling" / "multi_page.pdf", tmp_path / "really-a-pdf.txt")
+    assert run_cli("info", "really-a-pdf.txt").returncode == 0
+    (tmp_path / "fake.pdf").write_text("just some words, not a PDF at all")
+    one_line_error(run_cli("info", "fake.pdf"), "not a PDF")
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.05, 0.3, 0.6, 0.95])
+def test_truncated_pdfs_end_in_text_or_one_line(corpus, tmp_path, fraction):
+    data = (corpus / "docling" / "multi_page.pdf").read_bytes()
+    (tmp_path / "cut.pdf").write_bytes(data[: max(16, int(len(data) * fraction))])
+    started = time.monotonic()
+    result = run_cli("info", "cut.pdf", timeout=120)
+    assert time.monotonic() - started < 120
+    assert "Traceback" not in result.stderr
+    if result.returncode:
+        one_line_error(result, "cut.pdf")
+
+
+def test_decompression_bomb_costs_one_page_not_the_run(tmp_path, caplog):
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(hostile.decompression_bomb())
+    started = time.monotonic()
+    with PdfDocument(path, page_seconds=4, memory_limit=1 << 30) as document:
+        pages = list(document.pages())
+    assert time.monotonic() - started < 30
+    assert pages[0].text == "" and "second page survives" in pages[1].text
+    assert document.lost_pages == [1]
+    assert "page 1:" in caplog.text and "left out" in caplog.text
+
+
+def test_parser_memory_is_capped(tmp_path, caplog):
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(hostile.decompression_bomb(megabytes=60))
+    with PdfDocument(path, page_seconds=60, memory_limit=250 << 20) as document:
+        pages = list(document.pages())
+    assert "second page survives" in pages[1].text
+    assert document.lost_pages == [1]
+
+
+def test_deep_nesting_is_a_clear_error(tmp_path):
+    (tmp_path / "deep.pdf").write_bytes(hostile.deep_nesting())
+    one_line_error(run_cli("info", "deep.pdf"), "deep.pdf")
+
+
+@pytest.mark.parametrize("builder", [hostile.cyclic_outline, hostile.lying_page_count])
+def test_cycles_and_lies_are_harmless(tmp_path, builder):
+    (tmp_path / "x.pdf").write_bytes(builder())
+    with PdfDocument(tmp_path / "x.pdf", page_seconds=10) as document:
+        assert document.page_count == 2
+        assert all(page.text for page in document.pages())
+
+
+def test_output_may_not_be_the_input(corpus, tmp_path):
+    pdf = tmp_path / "paper.pdf"
+    shutil.copy(corpus / "docling" / "multi_page.pdf", pdf)
+    with pytest.raises(OutputError, match="is the input PDF"):
+        CleaningRun(pdf, RecordingModel(), SMALL, output=pdf, restart=True)
+    assert pdf.read_bytes() == (corpus / "docling" / "multi_page.pdf").read_bytes()
+
+
+def test_require_gpu_on_a_cpu_build_fails_clearly():
+    with pytest.raises(ModelError, match="--require-gpu"):
+        load_model("whatever.gguf", CleanSettings(require_gpu=True, n_gpu_layers=0))
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+
+
+def test_disk_full_keeps_the_checkpoint_valid_and_a_rerun_resumes(corpus, tiny_disk):
+    pdf = corpus / "docling" / "multi_page.pdf"
+    output = tiny_disk / "out.txt"
+    filler = tiny_disk / "filler"
+    filler.write_bytes(b"\0" * (256 * 1024 - 12 * 1024))  # leave about 12 KB free
+    model = RecordingModel(answer=lambda text: text * 3)
+    run = CleaningRun(pdf, model, SMALL, output=output)
+    with pytest.raises(OutputError, match="cannot write"):
+        for _ in run.results():
+            pass
+    run.close()
+    saved = Checkpoint.read(run.checkpoint_path)
+    assert 0 < len(saved.results) < len(run.chunks)
+    filler.unlink()
+    resumed = CleaningRun(pdf, RecordingModel(answer=lambda text: text * 3), SMALL, output=output)
+    assert resumed.resumed_at == len(saved.results)
+    list(resumed.results())
+    resumed.finish()
+    assert output.read_text() == "\n\n".join(c.text * 3 for c in resumed.chunks) + "\n"
+
+
+def test_every_corpus_file_gives_text_or_one_line(corpus, tmp_path):
+    for pdf in sorted(corpus.rglob("*.pdf")):
+        result = run_cli("info", str(pdf), timeout=120)
+        assert "Traceback" not in result.stderr
+        if result.returncode:
+            one_line_error(result, pdf.name)
+
+
+def test_page_problems_are_named_in_the_error_for_wrong_input():
+    with pytest.raises(InputError, match="no such file"):
+        PdfDocument("/nonexistent/paper.pdf")
