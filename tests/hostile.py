@@ -48,7 +48,8 @@ def two_pages(
             b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count %d >>" % page_count,
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R "
             b"/Resources << /Font << /F1 7 0 R >> >> " + first_page_extra + b" >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R /Resources << /Font << /F1 7 0 R >> >> >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R "
+            b"/Resources << /Font << /F1 7 0 R >> >> >>",
             _stream(first_content, compress=first_compressed),
             _stream(_text("The second page survives the attack on the first page.")),
             FONT,
