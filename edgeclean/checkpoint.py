@@ -47,10 +47,11 @@ class ChunkResult:
     completion_tokens: int
     seconds: float
     acknowledgement_stripped: bool
+    source_text: str = ""  # kept so a report can be built from the checkpoint alone
 
     @classmethod
     def from_dict(cls, data: dict) -> ChunkResult:
-        return cls(**{field.name: data[field.name] for field in fields(cls)})
+        return cls(**{field.name: data[field.name] for field in fields(cls) if field.name in data})
 
 
 class Checkpoint:

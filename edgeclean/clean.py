@@ -42,6 +42,7 @@ def clean_chunk(model: Model, chunk: Chunk, settings: CleanSettings) -> ChunkRes
         completion_tokens=completion.completion_tokens,
         seconds=round(completion.seconds, 3),
         acknowledgement_stripped=stripped,
+        source_text=chunk.text,
     )
 
 

@@ -61,11 +61,14 @@ def main_options(
 
 @app.command(epilog=CLEAN_EXAMPLES)
 def clean(
-    pdf: Annotated[Path, typer.Argument(help="The PDF to clean.", show_default=False)],
+    pdfs: Annotated[list[Path], typer.Argument(help="PDFs, or folders of PDFs, to clean.", show_default=False)],
     output: Annotated[
         Optional[Path],
         typer.Option(
-            "--output", "-o", help="Output file ('-' for stdout). [default: NAME.clean.txt here]", show_default=False
+            "--output",
+            "-o",
+            help="Output file ('-' for stdout); a folder when cleaning several PDFs. [default: NAME.clean.txt here]",
+            show_default=False,
         ),
     ] = None,
     model: Annotated[
@@ -118,6 +121,12 @@ def clean(
     require_gpu: Annotated[
         bool, typer.Option(help="Fail rather than run on the CPU when no GPU offload is available.")
     ] = False,
+    report: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Write a per-chunk HTML diff report here (a folder when cleaning several PDFs).", show_default=False
+        ),
+    ] = None,
     restart: Annotated[bool, typer.Option(help="Ignore any checkpoint and overwrite the output.")] = False,
     keep_checkpoint: Annotated[bool, typer.Option(help="Keep OUTPUT.ckpt after the output is complete.")] = True,
     verbose: Annotated[
@@ -147,11 +156,14 @@ def clean(
     )
     _configure_logging(verbose)
     with _user_errors():
-        from .progress import run_with_progress
+        from .progress import plan_jobs, run_jobs
 
-        run_with_progress(
-            console, pdf, output, model, settings, password=password, restart=restart, keep_checkpoint=keep_checkpoint
+        jobs = plan_jobs(pdfs, output, report)
+        failed = run_jobs(
+            console, jobs, model, settings, password=password, restart=restart, keep_checkpoint=keep_checkpoint
         )
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -185,6 +197,29 @@ def info(
     typer.echo(f"text layer  {layer}, on {details.pages_with_text} of {details.pages} pages")
     for key, value in details.metadata.items():
         typer.echo(f"{key:<11} {value}")
+
+
+@app.command("report")
+def report_command(
+    output: Annotated[Path, typer.Argument(help="An output file (its OUTPUT.ckpt is read) or a .ckpt file.")],
+    to: Annotated[
+        Optional[Path],
+        typer.Option("--to", "-o", help="Report file. [default: OUTPUT.report.html]", show_default=False),
+    ] = None,
+) -> None:
+    """Build the per-chunk HTML diff report from a checkpoint, also for an unfinished run.
+
+    Example: edgeclean report paper.clean.txt
+    """
+    _configure_logging(0)
+    with _user_errors():
+        from .report import write_report
+        from .status import checkpoint_for
+
+        checkpoint = checkpoint_for(output)
+        target = to or checkpoint.with_name(checkpoint.name.removesuffix(".ckpt") + ".report.html")
+        write_report(checkpoint, target)
+    typer.echo(f"wrote {target}")
 
 
 @app.command()

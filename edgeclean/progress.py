@@ -3,51 +3,114 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from .errors import EdgecleanError, InputError, SettingsError
 from .extract import PdfDocument
 from .hardware import usable_cpus
 from .output import STDOUT, check_writable
 from .pipeline import CleaningRun, default_output, load_model
+from .report import write_report
 from .settings import CleanSettings
 
 
-def run_with_progress(
+@dataclass(frozen=True)
+class Job:
+    pdf: Path
+    output: Path | None
+    report: Path | None
+
+
+def plan_jobs(inputs: list[Path], output: Path | None, report: Path | None) -> list[Job]:
+    """One job per PDF. Several PDFs (or a folder) write NAME.clean.txt into the -o folder (default: here)."""
+    pdfs: list[Path] = []
+    for path in inputs:
+        pdfs.extend(sorted(p for p in path.iterdir() if p.suffix.lower() == ".pdf") if path.is_dir() else [path])
+    if len(inputs) == 1 and not inputs[0].is_dir():
+        return [Job(inputs[0], output, report)]
+    if not pdfs:
+        raise InputError(f"no PDF files in {', '.join(map(str, inputs))}")
+    folder = output or Path(".")
+    if folder == STDOUT or folder.is_file():
+        raise SettingsError("with several PDFs, -o must name a folder")
+    jobs = [Job(pdf, folder / default_output(pdf).name, report and report / f"{pdf.stem}.report.html") for pdf in pdfs]
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        if job.output in seen:
+            raise SettingsError(f"{seen[job.output]} and {job.pdf} would both write {job.output}; rename one")
+        seen[job.output] = job.pdf
+    for folder_needed in {folder, *([report] if report else [])}:
+        folder_needed.mkdir(parents=True, exist_ok=True)
+    return jobs
+
+
+def run_jobs(
     console: Console,
-    pdf: Path,
-    output: Path | None,
+    jobs: list[Job],
     model_name: str | None,
     settings: CleanSettings,
     *,
     password: str | None,
     restart: bool,
     keep_checkpoint: bool,
-) -> None:
-    document = PdfDocument(pdf, password)
-    check_writable(output or default_output(document.path))
+) -> int:
+    """Clean each job with one loaded model; one PDF's failure is reported and the others go on.
+
+    Returns the number of failed jobs. A single job's failure is raised, so the CLI prints it as one line.
+    """
+    if len(jobs) == 1:  # fail before the model loads when the one PDF or its output is unusable
+        document = PdfDocument(jobs[0].pdf, password)
+        check_writable(jobs[0].output or default_output(document.path))
     with console.status(f"loading model {model_name or 'default'}…"):
         model = load_model(model_name, settings)
+    outcomes: list[tuple[Path, str]] = []
     try:
-        run = CleaningRun(document, model, settings, output=output, restart=restart)
-        try:
-            _describe(console, run, settings)
-            if run.checkpoint.complete and (run.output == STDOUT or run.output.exists()):
-                console.print(f"{run.output} is already complete (pass --restart to clean it again)")
-                return
-            started = time.perf_counter()
-            if console.is_terminal:
-                _live_bar(console, run)
-            else:
-                _chunk_lines(console, run)
-            path = run.finish(keep_checkpoint=keep_checkpoint)
-            _summarise(console, run, path, time.perf_counter() - started)
-        finally:
-            run.close()
+        for job in jobs:
+            if len(jobs) == 1:
+                _run_one(console, document, job, model, settings, restart, keep_checkpoint)
+                return 0
+            try:
+                outcome = _run_one(
+                    console, PdfDocument(job.pdf, password), job, model, settings, restart, keep_checkpoint
+                )
+            except EdgecleanError as error:
+                outcome = f"failed: {error}"
+                console.print(f"{job.pdf}: {outcome}", markup=False)
+            outcomes.append((job.pdf, outcome))
     finally:
         model.close()
+    console.print(f"\n{len(jobs)} PDFs:", markup=False)
+    for pdf, outcome in outcomes:
+        console.print(f"  {pdf}: {outcome}", markup=False)
+    return sum(outcome.startswith("failed") for _, outcome in outcomes)
+
+
+def _run_one(console, document, job: Job, model, settings, restart: bool, keep_checkpoint: bool) -> str:
+    run = CleaningRun(document, model, settings, output=job.output, restart=restart)
+    try:
+        _describe(console, run, settings)
+        if run.checkpoint.complete and (run.output == STDOUT or run.output.exists()):
+            console.print(f"{run.output} is already complete (pass --restart to clean it again)")
+            return "skipped: already complete"
+        started = time.perf_counter()
+        if console.is_terminal:
+            _live_bar(console, run)
+        else:
+            _chunk_lines(console, run)
+        path = run.finish(keep_checkpoint=keep_checkpoint or job.report is not None)
+        if job.report:
+            write_report(run.checkpoint_path, job.report)
+            console.print(f"report: {job.report}", markup=False)
+            if not keep_checkpoint:
+                run.checkpoint_path.unlink(missing_ok=True)
+        _summarise(console, run, path, time.perf_counter() - started)
+        return f"ok: {path}"
+    finally:
+        run.close()
 
 
 def _describe(console: Console, run: CleaningRun, settings: CleanSettings) -> None:

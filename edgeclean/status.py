@@ -11,10 +11,16 @@ from .errors import OutputError
 from .pipeline import CHECKPOINT_SUFFIX
 
 
-def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
+def checkpoint_for(path: Path) -> Path:
+    """The checkpoint of an output file (OUT.ckpt), or the path itself if it names one."""
     checkpoint_file = path if path.name.endswith(CHECKPOINT_SUFFIX) else path.with_name(path.name + CHECKPOINT_SUFFIX)
     if not checkpoint_file.is_file():
         raise OutputError(f"no checkpoint at {checkpoint_file}")
+    return checkpoint_file
+
+
+def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
+    checkpoint_file = checkpoint_for(path)
     output = checkpoint_file.with_name(checkpoint_file.name[: -len(CHECKPOINT_SUFFIX)])
     checkpoint = Checkpoint.read(checkpoint_file)
     results = checkpoint.ordered_results()

@@ -1,0 +1,184 @@
+"""A single self-contained HTML page showing, chunk by chunk, what cleaning changed; built from a checkpoint."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import re
+from pathlib import Path
+
+from .checkpoint import Checkpoint, ChunkResult
+from .output import write_atomically
+
+WORD = re.compile(r"\S+\s*")
+# Guard fields recorded by the fidelity guard, when the run had one; shown if present.
+DECISION_FIELDS = ("guard_decision", "decision")
+SCORE_FIELDS = ("guard_scores", "scores")
+
+
+def write_report(checkpoint_path: Path, report_path: Path) -> Path:
+    checkpoint = Checkpoint.read(checkpoint_path)
+    records = _raw_records(checkpoint_path)
+    write_atomically(report_path, render_report(checkpoint, records, checkpoint_path))
+    return report_path
+
+
+def render_report(checkpoint: Checkpoint, records: dict[int, dict], checkpoint_path: Path) -> str:
+    results = checkpoint.ordered_results()
+    sections = "\n".join(_chunk_section(result, records.get(result.index, {})) for result in results)
+    return PAGE.format(
+        title=html.escape(checkpoint_path.name.removesuffix(".ckpt")),
+        summary=_summary(checkpoint, results, records),
+        sections=sections or "<p>No chunk has been cleaned yet.</p>",
+    )
+
+
+def _summary(checkpoint: Checkpoint, results: list[ChunkResult], records: dict[int, dict]) -> str:
+    fingerprint = checkpoint.fingerprint
+    answer_tokens = sum(r.completion_tokens for r in results)
+    seconds = sum(r.seconds for r in results)
+    decisions: dict[str, int] = {}
+    for result in results:
+        decision = _decision(result, records.get(result.index, {}))
+        decisions[decision] = decisions.get(decision, 0) + 1
+    rows = [
+        ("document", f"sha256 {str(fingerprint.get('pdf_sha256', '?'))[:16]}…"),
+        ("model", fingerprint.get("model", "?")),
+        ("backend", fingerprint.get("device", "?")),
+        ("mode", fingerprint.get("mode", "rewrite")),
+        ("chunks", f"{len(results)} of {checkpoint.total} cleaned"),
+        ("model time", f"{seconds:.1f} s"),
+        ("tokens/s", f"{answer_tokens / seconds:.0f}" if seconds else "–"),
+        ("outcomes", ", ".join(f"{name}: {count}" for name, count in sorted(decisions.items())) or "–"),
+        ("started", checkpoint.header.get("started", "?")),
+    ]
+    return "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+
+
+def _decision(result: ChunkResult, record: dict) -> str:
+    for field in DECISION_FIELDS:
+        if record.get(field):
+            return str(record[field])
+    return "cut off" if result.finish_reason == "length" else "kept"
+
+
+def _chunk_section(result: ChunkResult, record: dict) -> str:
+    decision = _decision(result, record)
+    intervened = decision != "kept"
+    scores = next((record[f] for f in SCORE_FIELDS if isinstance(record.get(f), dict)), {})
+    score_text = " · ".join(f"{html.escape(str(k))} {_number(v)}" for k, v in scores.items())
+    before, after = side_by_side(result.source_text, result.text)
+    pages = (
+        str(result.first_page) if result.first_page == result.last_page else f"{result.first_page}-{result.last_page}"
+    )
+    return CHUNK.format(
+        index=result.index + 1,
+        pages=pages,
+        decision=html.escape(decision),
+        flag="intervened" if intervened else "kept",
+        scores=score_text or f"{result.completion_tokens} answer tokens · finish {html.escape(result.finish_reason)}",
+        before=before or "<em>(source text not recorded)</em>",
+        after=after,
+    )
+
+
+def side_by_side(source: str, cleaned: str) -> tuple[str, str]:
+    """Word-level diff: removed words marked on the left, added words on the right, all text escaped."""
+    left_words, right_words = WORD.findall(source), WORD.findall(cleaned)
+    matcher = difflib.SequenceMatcher(
+        a=[w.strip() for w in left_words], b=[w.strip() for w in right_words], autojunk=False
+    )
+    left, right = [], []
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        old, new = html.escape("".join(left_words[a1:a2])), html.escape("".join(right_words[b1:b2]))
+        if tag == "equal":
+            left.append(old)
+            right.append(new)
+        else:
+            if old:
+                left.append(f"<del>{old}</del>")
+            if new:
+                right.append(f"<ins>{new}</ins>")
+    return "".join(left), "".join(right)
+
+
+def _raw_records(path: Path) -> dict[int, dict]:
+    """Every field of every record, including ones this version's ChunkResult does not name."""
+    records = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[1:]:
+        try:
+            record = json.loads(line)
+            records[int(record["index"])] = record
+        except (ValueError, KeyError, TypeError):
+            break  # a torn last record: the checkpoint reader reports it
+    return records
+
+
+def _number(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>edgeclean report: {title}</title>
+<style>
+body {{ font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #222; }}
+h1 {{ font-size: 1.3rem; }}
+table.summary th {{ text-align: left; padding-right: 1rem; color: #555; font-weight: 600; }}
+.controls {{ margin: 1rem 0; display: flex; gap: 1.5rem; align-items: center; }}
+details {{ border: 1px solid #ddd; border-radius: 6px; margin: .4rem 0; }}
+details[data-flag=intervened] {{ border-color: #d08a00; }}
+summary {{ cursor: pointer; padding: .4rem .7rem; background: #f6f6f6; }}
+summary .decision {{ font-weight: 600; }}
+details[data-flag=intervened] summary .decision {{ color: #a05a00; }}
+.scores {{ color: #666; margin-left: 1rem; }}
+.diff {{ display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; padding: .7rem; }}
+.diff h3 {{ margin: 0 0 .3rem; font-size: .9rem; color: #555; }}
+.diff div.text {{ white-space: pre-wrap; word-wrap: break-word; font: 12.5px/1.5 ui-monospace, monospace; }}
+del {{ background: #ffd7d5; text-decoration: line-through; color: #8a1f17; }}
+ins {{ background: #d3f5d3; text-decoration: none; color: #155d15; }}
+body.only-intervened details[data-flag=kept] {{ display: none; }}
+</style></head>
+<body>
+<h1>edgeclean report: {title}</h1>
+<table class="summary">
+{summary}
+</table>
+<div class="controls">
+<label><input type="checkbox" id="only-intervened"> only chunks where the guard intervened</label>
+<button type="button" id="expand">expand all</button>
+<button type="button" id="collapse">collapse all</button>
+<span id="shown"></span>
+</div>
+{sections}
+<script>
+(function () {{
+  var all = document.querySelectorAll("details.chunk");
+  function count() {{
+    var only = document.body.classList.contains("only-intervened");
+    var shown = Array.prototype.filter.call(all, function (d) {{ return !only || d.dataset.flag === "intervened"; }});
+    document.getElementById("shown").textContent = shown.length + " of " + all.length + " chunks shown";
+  }}
+  document.getElementById("only-intervened").addEventListener("change", function (e) {{
+    document.body.classList.toggle("only-intervened", e.target.checked); count();
+  }});
+  function setOpen(open) {{ all.forEach(function (d) {{ d.open = open; }}); }}
+  document.getElementById("expand").addEventListener("click", function () {{ setOpen(true); }});
+  document.getElementById("collapse").addEventListener("click", function () {{ setOpen(false); }});
+  var linked = location.hash && document.getElementById(location.hash.slice(1));
+  if (linked && linked.tagName === "DETAILS") {{ linked.open = true; }}
+  count();
+  document.body.dataset.ready = "yes";
+}})();
+</script>
+</body></html>
+"""
+
+CHUNK = """<details class="chunk" data-flag="{flag}" id="chunk-{index}">
+<summary>chunk {index} · pages {pages} · <span class="decision">{decision}</span>
+<span class="scores">{scores}</span></summary>
+<div class="diff"><div><h3>extracted</h3><div class="text">{before}</div></div>
+<div><h3>cleaned</h3><div class="text">{after}</div></div></div>
+</details>"""

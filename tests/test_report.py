@@ -1,0 +1,66 @@
+import re
+import struct
+
+import pytest
+
+from bench.report_screenshot import chromium, run_chromium, screenshot
+from edgeclean.pipeline import CleaningRun
+from edgeclean.report import side_by_side, write_report
+from edgeclean.settings import CleanSettings
+
+from .conftest import RecordingModel
+
+SMALL = CleanSettings(chunk_tokens=200)
+
+
+def drop_every_fifth_word(text: str) -> str:
+    return " ".join(word for i, word in enumerate(text.split()) if i % 5) + " invented"
+
+
+@pytest.fixture
+def finished_run(corpus):
+    run = CleaningRun(
+        corpus / "docling" / "multi_page.pdf", RecordingModel(drop_every_fifth_word), SMALL, output="out.txt"
+    )
+    list(run.results())
+    run.finish()
+    return run
+
+
+def test_diff_marks_removed_and_added_words_and_escapes_everything():
+    left, right = side_by_side("keep <script>alert(1)</script> drop this", "keep <script>alert(1)</script> new")
+    assert "<script>" not in left + right and "&lt;script&gt;" in left
+    assert "<del>drop this</del>" in left and "<ins>new</ins>" in right
+
+
+def test_report_shows_every_chunk_collapsed_with_its_diff(finished_run, tmp_path):
+    report = write_report(finished_run.checkpoint_path, tmp_path / "report.html")
+    page = report.read_text()
+    assert page.count('<details class="chunk"') == len(finished_run.chunks)
+    assert '<details class="chunk" data-flag="kept" id="chunk-1">' in page, "collapsed by default"
+    assert "<del>" in page and "<ins>invented</ins>" in page
+    assert "recording-model" in page and "CPU" in page
+    assert not re.search(r"(src|href)=\"https?:", page), "self-contained: no external assets"
+
+
+def test_report_of_an_interrupted_run(corpus, tmp_path):
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", RecordingModel(), SMALL, output="out.txt")
+    next(run.results())
+    run.close()
+    page = write_report(run.checkpoint_path, tmp_path / "partial.html").read_text()
+    assert page.count('<details class="chunk"') == 1
+    assert f"1 of {len(run.chunks)} cleaned" in page
+
+
+@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (.ci/browser installs it)")
+def test_report_loads_in_a_real_browser_and_shows_the_diff(finished_run, tmp_path):
+    report = write_report(finished_run.checkpoint_path, tmp_path / "report.html")
+    dom = run_chromium(report, "--dump-dom", chunk=1)
+    assert dom.returncode == 0, dom.stderr[-500:]
+    assert 'data-ready="yes"' in dom.stdout, "the page's script ran to the end without an error"
+    assert re.search(r'<details class="chunk" data-flag="kept" id="chunk-1" open="">', dom.stdout)
+    assert f"of {len(finished_run.chunks)} chunks shown" in dom.stdout
+    png = screenshot(report, tmp_path / "report.png")
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])
+    assert (width, height) == (1400, 1000)
+    assert png.stat().st_size > 20_000, "a blank page compresses to almost nothing"
