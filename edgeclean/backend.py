@@ -141,5 +141,5 @@ def _import_llama_cpp():
     try:
         import llama_cpp
     except ImportError as error:
-        raise ModelError(f"llama-cpp-python is not installed ({error}); run scripts/install.sh") from None
+        raise ModelError(f"llama-cpp-python is not installed ({error}); run: bash .ci/setup") from None
     return llama_cpp
