@@ -194,13 +194,25 @@ def status(
 def doctor(
     model: Annotated[
         Optional[str],
-        typer.Option(help="GGUF file path or known model name, as for clean.", envvar="EDGECLEAN_MODEL"),
+        typer.Option(
+            help="GGUF file path or known model name, as for clean. [default: llama-3.2-1b-instruct-q4_k_m]",
+            envvar="EDGECLEAN_MODEL",
+            show_default=False,
+        ),
     ] = None,
-    probe: Annotated[bool, typer.Option(help="Load the model and time a short completion.")] = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Load the model and time a short completion.")] = False,
     n_gpu_layers: Annotated[
         int, typer.Option(help="Layers to offload in the probe (-1 all).", envvar="EDGECLEAN_N_GPU_LAYERS")
     ] = DEFAULTS.n_gpu_layers,
-    threads: Annotated[Optional[int], typer.Option(envvar="EDGECLEAN_THREADS", min=1, show_default=False)] = None,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            help="CPU threads. [default: CPUs this process may use]",
+            envvar="EDGECLEAN_THREADS",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show what clean would run on: llama.cpp build, GPU or CPU features, threads, models, offline or not.
 
