@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .backend import LlamaCppModel, _device, check_gguf
+from .backend import LlamaCppModel, _device, _import_llama_cpp, check_gguf
 from .errors import EdgecleanError, ModelError
 from .hardware import usable_cpus
 from .models import DEFAULT_MODEL, KNOWN_MODELS, models_dir, resolve_model
@@ -117,10 +117,13 @@ def simd_summary(system_info: str) -> list[str]:
 def _describe_llama_cpp(report: Report) -> None:
     try:
         version = importlib.metadata.version("llama-cpp-python")
-        import llama_cpp
-    except (ImportError, importlib.metadata.PackageNotFoundError) as error:
-        report.add("llama-cpp-python", "not installed")
-        report.problem = ModelError(f"llama-cpp-python is not installed ({error}); run: bash .ci/setup")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    try:
+        llama_cpp = _import_llama_cpp()
+    except ModelError as error:
+        report.add("llama-cpp-python", f"{version}, does not load" if version else "not installed")
+        report.problem = error
         return
     report.add("llama-cpp-python", f"{version} ({Path(llama_cpp.__file__).parent})")
     system_info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")

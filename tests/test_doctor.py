@@ -71,8 +71,21 @@ def test_missing_llama_cpp_fails_with_the_setup_command(tmp_path, models_here):
     (shadow / "__init__.py").write_text("raise ImportError('libllama.so: cannot open shared object file')\n")
     result = run_cli("doctor", "--model", "smollm2-135m-instruct", env={"PYTHONPATH": str(shadow.parent)})
     assert result.returncode == 1
-    assert field(result.stdout, "llama-cpp-python") == ["not installed"]
+    assert field(result.stdout, "llama-cpp-python") == [
+        f"{importlib.metadata.version('llama-cpp-python')}, does not load"
+    ]
     assert "llama-cpp-python is not installed" in result.stderr and "bash .ci/setup" in result.stderr
+
+
+def test_a_cuda_build_without_the_driver_says_gpus_all(tmp_path, models_here):
+    shadow = tmp_path / "shadow" / "llama_cpp"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise RuntimeError(\"Failed to load shared library 'libllama.so': libcuda.so.1: cannot open shared object\")\n"
+    )
+    result = run_cli("doctor", "--model", "smollm2-135m-instruct", env={"PYTHONPATH": str(shadow.parent)})
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "libcuda.so.1" in result.stderr and "--gpus all" in result.stderr
 
 
 @pytest.mark.model
