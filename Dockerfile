@@ -12,7 +12,12 @@
 # llama-cpp-python is compiled by .ci/setup, the same script CI and developers run, with --portable:
 # GGML_NATIVE=OFF and the x86-64-v3 baseline (AVX2, FMA, F16C, BMI2), never -march=native, because a
 # native build dies with SIGILL on an older CPU and segfaults on VMs that report AMX they cannot use.
-# CPU_FLAGS replaces that baseline for a known fleet; it must say -DGGML_NATIVE=OFF itself, e.g.
+# Not llama.cpp's runtime dispatch (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS): it picks the variant from
+# what the CPU reports, so on such a VM it would load the AMX variant and crash just the same. CPUs below
+# x86-64-v3 (pre-2013, some Atom/Celeron/Pentium) need CPU_FLAGS, which replaces the baseline and must say
+# -DGGML_NATIVE=OFF itself. GGML_NATIVE=OFF alone still means AVX2, so turn each one off for such CPUs:
+#   --build-arg CPU_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_BMI2=OFF"
+# or name more for a known, newer fleet:
 #   --build-arg CPU_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON"
 
 # hadolint ignores: DL3008 (apt versions unpinned: the base image tag pins the distribution release, and
