@@ -148,3 +148,16 @@ def test_dockerignore_lets_in_exactly_what_the_build_copies():
             copied.update(source.rstrip("/") for source in args.split()[:-1])
     assert copied == allowed
     assert "*" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+def test_fetch_model_refuses_an_unknown_name(tmp_path):
+    env = {**os.environ, "EDGECLEAN_VENV": str(Path(sys.executable).parent.parent)}
+    result = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "fetch-model"), "no-such-model", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "unknown model 'no-such-model'; known: llama-3.2-1b-instruct-q4_k_m" in result.stderr
