@@ -288,5 +288,13 @@ def _import_llama_cpp():
     try:
         import llama_cpp
     except ImportError as error:
-        raise ModelError(f"llama-cpp-python is not installed ({error}); run scripts/install.sh") from None
+        raise ModelError(f"llama-cpp-python is not installed ({error}); run: bash .ci/setup") from None
+    except (OSError, RuntimeError) as error:  # installed, but libllama or a library it needs does not load
+        raise ModelError(f"llama-cpp-python does not load ({error}); {_load_fix(str(error))}") from None
     return llama_cpp
+
+
+def _load_fix(message: str) -> str:
+    if "libcuda" in message:
+        return "this CUDA build needs the NVIDIA driver: install it, and in Docker run with --gpus all"
+    return "rebuild it for this machine: bash .ci/setup"

@@ -238,6 +238,48 @@ def status(
             typer.echo(f"{label:<12}{value}")
 
 
+@app.command()
+def doctor(
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="GGUF file path or known model name, as for clean. [default: llama-3.2-1b-instruct-q4_k_m]",
+            envvar="EDGECLEAN_MODEL",
+            show_default=False,
+        ),
+    ] = None,
+    probe: Annotated[bool, typer.Option("--probe", help="Load the model and time a short completion.")] = False,
+    n_gpu_layers: Annotated[
+        int, typer.Option(help="Layers to offload in the probe (-1 all).", envvar="EDGECLEAN_N_GPU_LAYERS")
+    ] = DEFAULTS.n_gpu_layers,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            help="CPU threads. [default: CPUs this process may use]",
+            envvar="EDGECLEAN_THREADS",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Show what clean would run on: llama.cpp build, GPU or CPU features, threads, models, offline or not.
+
+    Exits non-zero, with the fix, when llama-cpp-python or the model is missing. Example: edgeclean doctor --probe
+    """
+    _configure_logging(0)
+    with _user_errors():
+        from .doctor import diagnose, run_probe
+
+        report = diagnose(model, threads)
+        for label, value in report.lines:
+            typer.echo(f"{label:<17}{value}")
+        if report.problem:
+            raise report.problem
+        if probe:
+            for label, value in run_probe(report.model_path, n_gpu_layers=n_gpu_layers, threads=threads):
+                typer.echo(f"{label:<17}{value}")
+
+
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn known failures and signals into one line on stderr and an exit code; no tracebacks."""
