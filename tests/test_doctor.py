@@ -47,7 +47,7 @@ def test_no_model_fails_with_the_fix_in_one_line():
     assert result.returncode == 1
     assert field(result.stdout, "model") == ["none in the models dir"]
     assert result.stderr.count("\n") == 1
-    assert "model not found" in result.stderr and "bartowski/Llama-3.2-1B-Instruct-GGUF" in result.stderr
+    assert "model not found" in result.stderr and "edgeclean models pull llama-3.2-1b-instruct-q4_k_m" in result.stderr
 
 
 def test_missing_default_points_at_a_model_that_is_here(models_here):
