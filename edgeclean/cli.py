@@ -28,6 +28,12 @@ app = typer.Typer(
 )
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DEFAULTS = CleanSettings()
+ThreadsOption = Annotated[
+    Optional[int],
+    typer.Option(
+        help="CPU threads. [default: CPUs this process may use]", envvar="EDGECLEAN_THREADS", min=1, show_default=False
+    ),
+]
 
 CLEAN_EXAMPLES = """\
 Examples:
@@ -109,15 +115,7 @@ def clean(
     n_gpu_layers: Annotated[
         int, typer.Option(help="Layers to offload to a GPU (-1 all, 0 none).", envvar="EDGECLEAN_N_GPU_LAYERS")
     ] = DEFAULTS.n_gpu_layers,
-    threads: Annotated[
-        Optional[int],
-        typer.Option(
-            help="CPU threads. [default: CPUs this process may use]",
-            envvar="EDGECLEAN_THREADS",
-            min=1,
-            show_default=False,
-        ),
-    ] = None,
+    threads: ThreadsOption = None,
     require_gpu: Annotated[
         bool, typer.Option(help="Fail rather than run on the CPU when no GPU offload is available.")
     ] = False,
@@ -252,15 +250,7 @@ def doctor(
     n_gpu_layers: Annotated[
         int, typer.Option(help="Layers to offload in the probe (-1 all).", envvar="EDGECLEAN_N_GPU_LAYERS")
     ] = DEFAULTS.n_gpu_layers,
-    threads: Annotated[
-        Optional[int],
-        typer.Option(
-            help="CPU threads. [default: CPUs this process may use]",
-            envvar="EDGECLEAN_THREADS",
-            min=1,
-            show_default=False,
-        ),
-    ] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Show what clean would run on: llama.cpp build, GPU or CPU features, threads, models, offline or not.
 

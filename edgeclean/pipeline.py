@@ -17,7 +17,7 @@ from .clean import clean_chunk, prompt_overhead, text_sha256
 from .errors import InputError, ModelError, OutputError, SettingsError
 from .extract import PdfDocument, limit_characters, parse_page_ranges
 from .hardware import usable_cpus
-from .models import resolve_model
+from .models import file_sha256, resolve_model
 from .output import STDOUT, check_writable, join_chunks, remove_stale_temporaries, write_atomically
 from .prompt import PINNED_DATE, SYSTEM_PROMPT
 from .settings import CleanSettings
@@ -226,14 +226,6 @@ def clean_pdf(
     finally:
         if loaded is not model:
             loaded.close()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_identity(model: Model) -> str:
