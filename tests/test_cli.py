@@ -68,8 +68,8 @@ def test_answers_are_the_models_own_words_unsliced(corpus, tiny_model, tmp_path)
     run = CleaningRun(
         corpus / "docling" / "multi_page.pdf", tiny_model, CleanSettings(chunk_tokens=120), output="x.txt"
     )
-    first = next(run.results())
-    chunk = run.chunks[0]
+    first = next(run.results())  # chunks decode in parallel, so the first to finish may not be chunk 0
+    chunk = run.chunks[first.index]
     direct = llama_cpp.Llama(model_path=str(tiny_model.path), n_ctx=2048, n_threads=2, verbose=False)
     try:
         prompt = render_chat(direct.metadata["tokenizer.chat_template"], chunk.text)
