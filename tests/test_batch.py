@@ -47,12 +47,12 @@ def test_one_at_a_time_equals_the_high_level_path(tiny_model, prompts, prefix):
         assert got.prompt_tokens == expected.prompt_tokens
 
 
-def test_a_group_of_four_is_deterministic_and_matches_one_at_a_time(tiny_model, prompts, prefix):
+def test_a_group_of_four_is_deterministic(tiny_model, prompts, prefix):
     first = _many(tiny_model, prompts, [LIMIT] * 4, 4, prefix)
     second = _many(tiny_model, prompts, [LIMIT] * 4, 4, prefix)
     assert [first[i].text for i in range(4)] == [second[i].text for i in range(4)]
-    single = [_many(tiny_model, [prompt], [LIMIT], 1, prefix)[0].text for prompt in prompts]
-    assert [first[i].text for i in range(4)] == single  # holds on this CPU build; resume does not rely on it
+    # Not asserted: equality with one-at-a-time answers. It held for these 48-token answers, but a longer
+    # answer (test_cli's multi_page chunk) diverged after ~25 words: batching changes the rounding.
 
 
 def test_each_sequence_keeps_its_own_limit_and_finish_reason(tiny_model, prompts, prefix):
