@@ -7,6 +7,7 @@ import math
 import mmap
 import struct
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -112,7 +113,42 @@ class LlamaCppModel:
             seconds=time.perf_counter() - started,
         )
 
+    def complete_many(
+        self, prompts: Sequence[tuple[str, int]], *, parallel: int, prefix: str = "", refill: bool = False
+    ) -> Iterator[tuple[int, Completion]]:
+        """Greedy answers to ``(prompt, max_tokens)`` pairs, ``parallel`` at a time in one context (see batch.py).
+
+        Yields ``(i, completion)`` as each finishes. ``prefix``, the text every prompt starts with (template and
+        system prompt), is evaluated once per model and shared. ``refill=False`` needs at most ``parallel``
+        prompts: one fixed group, whose answers are the same each time that group is run.
+        """
+        from .batch import Request
+
+        engine = self._engine(parallel, prefix)
+        requests = [Request(self._tokens(prompt), max_tokens) for prompt, max_tokens in prompts]
+        yield from engine.run(requests, refill=refill)
+
+    def _tokens(self, prompt: str) -> list[int]:
+        return self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def _engine(self, parallel: int, prefix: str):
+        from .batch import BatchEngine
+
+        engine = getattr(self, "_batch_engine", None)
+        if engine is not None and (engine.parallel, engine.prefix) == (parallel, self._tokens(prefix)):
+            return engine
+        if engine is not None:
+            engine.close()
+        self._batch_engine = BatchEngine(
+            self._llama, parallel=parallel, n_ctx_per_seq=self.n_ctx, threads=self.threads, prefix=self._tokens(prefix)
+        )
+        return self._batch_engine
+
     def close(self) -> None:
+        engine = getattr(self, "_batch_engine", None)
+        if engine is not None:
+            engine.close()
+            self._batch_engine = None
         self._llama.close()
 
 

@@ -31,6 +31,7 @@ FINGERPRINT_NAMES = {
     "max_chars": "--max-chars",
     "answer_ratio": "answer limit",
     "answer_margin": "answer limit",
+    "parallel": "--parallel",
 }
 
 

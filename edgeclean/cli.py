@@ -119,6 +119,16 @@ def clean(
     require_gpu: Annotated[
         bool, typer.Option(help="Fail rather than run on the CPU when no GPU offload is available.")
     ] = False,
+    parallel: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Chunks decoded together (greedy only); part of the checkpoint. [default: 1 on CPU, 8 on GPU]",
+            envvar="EDGECLEAN_PARALLEL",
+            min=1,
+            max=64,
+            show_default=False,
+        ),
+    ] = None,
     report: Annotated[
         Optional[Path],
         typer.Option(
@@ -151,6 +161,7 @@ def clean(
         threads=threads,
         pages=pages,
         max_chars=max_chars,
+        parallel=parallel,
     )
     _configure_logging(verbose)
     with _user_errors():

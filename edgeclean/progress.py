@@ -121,6 +121,9 @@ def _describe(console: Console, run: CleaningRun, settings: CleanSettings) -> No
         f"pages {run.chunks[0].first_page}-{run.chunks[-1].last_page} of {run.page_count}"
     )
     console.print(f"model {model.name} on {model.device}, {threads} threads ({why}), context {model.n_ctx}")
+    parallel = run.settings.parallel
+    if run.batched:
+        console.print(f"decoding {parallel} chunks at a time (--parallel {parallel})")
     if run.resumed_at:
         console.print(f"resumed at chunk {run.resumed_at + 1}/{len(run.chunks)} from {run.checkpoint_path}")
 

@@ -30,6 +30,8 @@ class CleanSettings:
     """An answer may be at most this many times its chunk's tokens (plus answer_margin)."""
     answer_margin: int = 64
     """Extra answer tokens on top of answer_ratio, so short chunks are not cut off."""
+    parallel: int | None = None
+    """Chunks decoded together in one context, in fixed groups (greedy only); None picks from the hardware."""
 
     def max_answer_tokens(self, chunk_tokens: int) -> int:
         return math.ceil(self.answer_ratio * chunk_tokens) + self.answer_margin

@@ -59,7 +59,7 @@ def _pages(results) -> str:
 
 
 def _settings(fingerprint: dict) -> str:
-    keys = ("n_ctx", "chunk_tokens", "temperature", "seed", "pages", "max_chars")
+    keys = ("n_ctx", "chunk_tokens", "temperature", "seed", "pages", "max_chars", "parallel")
     return ", ".join(f"{key}={json.dumps(fingerprint.get(key))}" for key in keys)
 
 
