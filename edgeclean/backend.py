@@ -37,7 +37,11 @@ class Model(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def complete(self, prompt: str, max_tokens: int, temperature: float, seed: int) -> Completion: ...
+    def complete(
+        self, prompt: str, max_tokens: int, temperature: float, seed: int, grammar: str | None = None
+    ) -> Completion:
+        """Continue ``prompt``; a GBNF ``grammar`` constrains the answer to the strings it accepts."""
+        ...
 
     def close(self) -> None: ...
 
@@ -79,7 +83,9 @@ class LlamaCppModel:
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def complete(self, prompt: str, max_tokens: int, temperature: float, seed: int) -> Completion:
+    def complete(
+        self, prompt: str, max_tokens: int, temperature: float, seed: int, grammar: str | None = None
+    ) -> Completion:
         # The rendered template already carries BOS and special tokens; tokenizing it ourselves avoids a
         # second BOS. reset() drops the previous chunk's cache so every chunk is evaluated the same way,
         # which keeps greedy answers identical whether or not a run was resumed.
@@ -99,6 +105,7 @@ class LlamaCppModel:
             min_p=0.0,
             repeat_penalty=1.0,
             seed=seed,
+            grammar=self._grammar(grammar) if grammar else None,
         )
         choice, usage = answer["choices"][0], answer["usage"]
         return Completion(
@@ -108,6 +115,12 @@ class LlamaCppModel:
             completion_tokens=usage["completion_tokens"],
             seconds=time.perf_counter() - started,
         )
+
+    @staticmethod
+    def _grammar(gbnf: str):
+        from llama_cpp import LlamaGrammar
+
+        return LlamaGrammar.from_string(gbnf, verbose=False)
 
     def close(self) -> None:
         self._llama.close()

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import CheckpointMismatch, OutputError
@@ -31,6 +31,7 @@ FINGERPRINT_NAMES = {
     "max_chars": "--max-chars",
     "answer_ratio": "answer limit",
     "answer_margin": "answer limit",
+    "drop_citations": "--keep-citations",
 }
 
 
@@ -47,10 +48,21 @@ class ChunkResult:
     completion_tokens: int
     seconds: float
     acknowledgement_stripped: bool
+    mode: str = "rewrite"
+    decision: str = "model"  # "model", "retry" (second answer passed), "fallback" (rule-cleaned text), "rules"
+    attempts: list[dict] = field(default_factory=list)  # each model answer's guard scores and failed checks
 
     @classmethod
     def from_dict(cls, data: dict) -> ChunkResult:
-        return cls(**{field.name: data[field.name] for field in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or _required(f)})
+
+    @property
+    def fell_back(self) -> bool:
+        return self.decision == "fallback"
+
+
+def _required(f) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
 
 
 class Checkpoint:

@@ -1,35 +1,135 @@
-"""Stage 3b: one chunk through the model, answer tidied and its finish recorded."""
+"""Stage 3b: one rule-cleaned chunk through the model, in the chosen mode, every answer held to the guard.
+
+An answer that fails the guard is asked for once more with a stricter prompt; if that fails too, the chunk
+keeps its rule-cleaned text. The decision and each answer's scores go into the chunk's result.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
+from dataclasses import dataclass
 
-from .backend import Model
+from .backend import Completion, Model
 from .checkpoint import ChunkResult
 from .chunk import Chunk
-from .prompt import render_chat, strip_acknowledgement
+from .guard import GuardLimits, check
+from .prompt import (
+    SELECT_PROMPT,
+    STRICT_PROMPT,
+    STRICT_SELECT_PROMPT,
+    SYSTEM_PROMPT,
+    render_chat,
+    strip_acknowledgement,
+)
 from .settings import CleanSettings
 
 log = logging.getLogger("edgeclean.clean")
 
+SELECT_GRAMMAR = r"""root ::= "none" | num ("," " "? num)*
+num ::= [1-9] [0-9]? [0-9]?
+"""
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 
-def clean_chunk(model: Model, chunk: Chunk, settings: CleanSettings) -> ChunkResult:
-    prompt = render_chat(model.chat_template, chunk.text, bos_token=model.bos_token, eos_token=model.eos_token)
+
+@dataclass
+class _Answer:
+    text: str
+    completion: Completion
+    stripped: bool = False
+
+
+def clean_chunk(
+    model: Model | None, chunk: Chunk, settings: CleanSettings, limits: GuardLimits = GuardLimits()
+) -> ChunkResult:
+    """Clean one chunk: by rules alone, or by guarded model answers falling back to the rules' text."""
+    if settings.mode == "rules" or model is None:
+        return _result(chunk, settings, chunk.text, "rules", [], [])
+    ask = _ask_select if settings.mode == "select" else _ask_rewrite
+    answers, attempts = [], []
+    for strict in (False, True):
+        answer = ask(model, chunk, settings, strict)
+        verdict = check(chunk.text, answer.text, limits)
+        answers.append(answer)
+        attempts.append({"passed": verdict.passed, "reasons": list(verdict.reasons), **verdict.fidelity.rounded()})
+        if verdict.passed:
+            return _result(chunk, settings, answer.text, "retry" if strict else "model", answers, attempts)
+    log.info(
+        "chunk %d (pages %s): answers failed the guard (%s); keeping the rule-cleaned text",
+        chunk.index + 1,
+        chunk.pages,
+        ", ".join(dict.fromkeys(r for a in attempts for r in a["reasons"])),
+    )
+    return _result(chunk, settings, chunk.text, "fallback", answers, attempts)
+
+
+def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> _Answer:
+    prompt = render_chat(
+        model.chat_template,
+        chunk.text,
+        bos_token=model.bos_token,
+        eos_token=model.eos_token,
+        system_prompt=STRICT_PROMPT if strict else SYSTEM_PROMPT,
+    )
     completion = model.complete(
         prompt,
         max_tokens=settings.max_answer_tokens(chunk.tokens),
         temperature=settings.temperature,
         seed=settings.seed,
     )
-    text, stripped = strip_acknowledgement(completion.text, chunk.text)
     if completion.finish_reason == "length":
-        log.info(
-            "chunk %d (pages %s): the answer hit its limit of %d tokens and may be cut off",
-            chunk.index + 1,
-            chunk.pages,
-            completion.completion_tokens,
-        )
+        log.info("chunk %d (pages %s): the answer hit its token limit and may be cut off", chunk.index + 1, chunk.pages)
+    text, stripped = strip_acknowledgement(completion.text, chunk.text)
+    return _Answer(text, completion, stripped)
+
+
+def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> _Answer:
+    paragraphs = split_sentences(chunk.text)
+    numbered = "\n".join(f"{n}: {s}" for n, s in enumerate((s for p in paragraphs for s in p), start=1))
+    prompt = render_chat(
+        model.chat_template,
+        numbered,
+        bos_token=model.bos_token,
+        eos_token=model.eos_token,
+        system_prompt=STRICT_SELECT_PROMPT if strict else SELECT_PROMPT,
+    )
+    completion = model.complete(
+        prompt,
+        max_tokens=4 * sum(len(p) for p in paragraphs) + 8,
+        temperature=settings.temperature,
+        seed=settings.seed,
+        grammar=SELECT_GRAMMAR,
+    )
+    return _Answer(drop_sentences(paragraphs, parse_selection(completion.text)), completion)
+
+
+def split_sentences(text: str) -> list[list[str]]:
+    """Paragraphs (blank-line separated) as lists of sentences; the units ``--mode select`` may drop."""
+    return [_SENTENCE_SPLIT.split(p.strip()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def parse_selection(answer: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\d+", answer)}
+
+
+def drop_sentences(paragraphs: list[list[str]], dropped: set[int]) -> str:
+    kept, number = [], 0
+    for sentences in paragraphs:
+        remaining = []
+        for sentence in sentences:
+            number += 1
+            if number not in dropped:
+                remaining.append(sentence)
+        if remaining:
+            kept.append(" ".join(remaining))
+    return "\n\n".join(kept)
+
+
+def _result(
+    chunk: Chunk, settings: CleanSettings, text: str, decision: str, answers: list[_Answer], attempts: list[dict]
+) -> ChunkResult:
+    last = answers[-1].completion if answers else None
     return ChunkResult(
         index=chunk.index,
         first_page=chunk.first_page,
@@ -37,18 +137,25 @@ def clean_chunk(model: Model, chunk: Chunk, settings: CleanSettings) -> ChunkRes
         source_sha256=text_sha256(chunk.text),
         source_tokens=chunk.tokens,
         text=text,
-        finish_reason=completion.finish_reason,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        seconds=round(completion.seconds, 3),
-        acknowledgement_stripped=stripped,
+        finish_reason=last.finish_reason if last else "stop",
+        prompt_tokens=sum(a.completion.prompt_tokens for a in answers),
+        completion_tokens=sum(a.completion.completion_tokens for a in answers),
+        seconds=round(sum(a.completion.seconds for a in answers), 3),
+        acknowledgement_stripped=any(a.stripped for a in answers),
+        mode=settings.mode,
+        decision=decision,
+        attempts=attempts,
     )
 
 
 def prompt_overhead(model: Model) -> int:
-    """Tokens the template and system prompt add around a chunk."""
-    empty = render_chat(model.chat_template, "", bos_token=model.bos_token, eos_token=model.eos_token)
-    return model.count_tokens(empty) + 4  # special tokens counted as text may tokenize a little differently
+    """Tokens the template and the longest system prompt add around a chunk."""
+    return 4 + max(  # special tokens counted as text may tokenize a little differently
+        model.count_tokens(
+            render_chat(model.chat_template, "", bos_token=model.bos_token, eos_token=model.eos_token, system_prompt=p)
+        )
+        for p in (SYSTEM_PROMPT, STRICT_PROMPT, SELECT_PROMPT, STRICT_SELECT_PROMPT)
+    )
 
 
 def text_sha256(text: str) -> str:
