@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .backend import Completion, Model
 from .checkpoint import ChunkResult
 from .chunk import Chunk
-from .guard import GuardLimits, check
+from .guard import STOP_WORDS, GuardLimits, check, words
 from .prompt import (
     SELECT_PROMPT,
     STRICT_PROMPT,
@@ -27,10 +27,18 @@ from .settings import CleanSettings
 
 log = logging.getLogger("edgeclean.clean")
 
-SELECT_GRAMMAR = r"""root ::= "none" | num ("," " "? num)*
-num ::= [1-9] [0-9]? [0-9]?
-"""
+SELECT_ANSWER = "0123456789, "  # the only characters a --mode select answer can hold: no word can be written
+SELECT_MAX_NUMBERS = 12  # an answer names at most about this many sentences, so it stays a few dozen tokens
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
+
+
+# In --mode select a sentence counts as prose, and is never dropped whatever the model says, when it has
+# at least PROSE_MIN_WORDS words and at least PROSE_STOP_SHARE of them are stop words ("the", "of", "is" ...).
+PROSE_MIN_WORDS = 6
+PROSE_STOP_SHARE = 0.25
+# Dropped sentences are vetted as non-prose, so select may lose more of a chunk's words than a rewrite may:
+# a reference list or a figure's debris can be most of a chunk.
+SELECT_LIMITS = GuardLimits(min_recall=0.6, length_ratio=(0.3, 1.0))
 
 
 @dataclass
@@ -38,21 +46,26 @@ class _Answer:
     text: str
     completion: Completion
     stripped: bool = False
+    vetoed: int = 0  # sentences the model chose to drop that read as prose, so were kept
 
 
 def clean_chunk(
-    model: Model | None, chunk: Chunk, settings: CleanSettings, limits: GuardLimits = GuardLimits()
+    model: Model | None, chunk: Chunk, settings: CleanSettings, limits: GuardLimits | None = None
 ) -> ChunkResult:
     """Clean one chunk: by rules alone, or by guarded model answers falling back to the rules' text."""
     if settings.mode == "rules" or model is None:
         return _result(chunk, settings, chunk.text, "rules", [], [])
     ask = _ask_select if settings.mode == "select" else _ask_rewrite
+    limits = limits or (SELECT_LIMITS if settings.mode == "select" else GuardLimits())
     answers, attempts = [], []
     for strict in (False, True):
         answer = ask(model, chunk, settings, strict)
         verdict = check(chunk.text, answer.text, limits)
         answers.append(answer)
-        attempts.append({"passed": verdict.passed, "reasons": list(verdict.reasons), **verdict.fidelity.rounded()})
+        attempts.append(
+            {"passed": verdict.passed, "reasons": list(verdict.reasons), "vetoed": answer.vetoed}
+            | verdict.fidelity.rounded()
+        )
         if verdict.passed:
             return _result(chunk, settings, answer.text, "retry" if strict else "model", answers, attempts)
     log.info(
@@ -96,12 +109,21 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
     )
     completion = model.complete(
         prompt,
-        max_tokens=4 * sum(len(p) for p in paragraphs) + 8,
+        max_tokens=4 * min(SELECT_MAX_NUMBERS, sum(len(p) for p in paragraphs)) + 4,
         temperature=settings.temperature,
         seed=settings.seed,
-        grammar=SELECT_GRAMMAR,
+        only=SELECT_ANSWER,
     )
-    return _Answer(drop_sentences(paragraphs, parse_selection(completion.text)), completion)
+    chosen = parse_selection(completion.text)
+    numbered_sentences = dict(enumerate((s for p in paragraphs for s in p), start=1))
+    allowed = {n for n in chosen if n in numbered_sentences and not reads_as_prose(numbered_sentences[n])}
+    vetoed = len({n for n in chosen if n in numbered_sentences} - allowed)
+    return _Answer(drop_sentences(paragraphs, allowed), completion, vetoed=vetoed)
+
+
+def reads_as_prose(sentence: str) -> bool:
+    tokens = words(sentence)
+    return len(tokens) >= PROSE_MIN_WORDS and sum(t in STOP_WORDS for t in tokens) >= PROSE_STOP_SHARE * len(tokens)
 
 
 def split_sentences(text: str) -> list[list[str]]:
