@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 from dataclasses import dataclass
 
@@ -33,9 +34,11 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 
 
 # In --mode select a sentence counts as prose, and is never dropped whatever the model says, when it has
-# at least PROSE_MIN_WORDS words and at least PROSE_STOP_SHARE of them are stop words ("the", "of", "is" ...).
+# at least PROSE_MIN_WORDS words and either ends like a sentence or PROSE_STOP_SHARE of them are stop words.
 PROSE_MIN_WORDS = 6
-PROSE_STOP_SHARE = 0.25
+PROSE_STOP_SHARE = 0.2
+# A rewrite longer than this many times its chunk's tokens fails the guard's length check anyway.
+REWRITE_TOKEN_RATIO = 1.25
 # Dropped sentences are vetted as non-prose, so select may lose more of a chunk's words than a rewrite may:
 # a reference list or a figure's debris can be most of a chunk.
 SELECT_LIMITS = GuardLimits(min_recall=0.6, length_ratio=(0.3, 1.0))
@@ -85,12 +88,8 @@ def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bo
         eos_token=model.eos_token,
         system_prompt=STRICT_PROMPT if strict else SYSTEM_PROMPT,
     )
-    completion = model.complete(
-        prompt,
-        max_tokens=settings.max_answer_tokens(chunk.tokens),
-        temperature=settings.temperature,
-        seed=settings.seed,
-    )
+    longest = min(settings.max_answer_tokens(chunk.tokens), math.ceil(REWRITE_TOKEN_RATIO * chunk.tokens) + 16)
+    completion = model.complete(prompt, max_tokens=longest, temperature=settings.temperature, seed=settings.seed)
     if completion.finish_reason == "length":
         log.info("chunk %d (pages %s): the answer hit its token limit and may be cut off", chunk.index + 1, chunk.pages)
     text, stripped = strip_acknowledgement(completion.text, chunk.text)
@@ -123,7 +122,10 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
 
 def reads_as_prose(sentence: str) -> bool:
     tokens = words(sentence)
-    return len(tokens) >= PROSE_MIN_WORDS and sum(t in STOP_WORDS for t in tokens) >= PROSE_STOP_SHARE * len(tokens)
+    if len(tokens) < PROSE_MIN_WORDS:
+        return False
+    ends_a_sentence = sentence.rstrip("\"'”’)]").endswith((".", "!", "?", "。", "！", "？"))
+    return ends_a_sentence or sum(t in STOP_WORDS for t in tokens) >= PROSE_STOP_SHARE * len(tokens)
 
 
 def split_sentences(text: str) -> list[list[str]]:

@@ -96,7 +96,7 @@ def test_rules_mode_never_calls_a_model():
 
 
 def test_select_mode_can_only_drop_sentences():
-    source = "Xiaohan Xu1, Ming Li2 1The University of Hong Kong.\n\n" + SOURCE
+    source = "Xiaohan Xu1, Ming Li2 1The University of Hong Kong 2University of Maryland\n\n" + SOURCE
     model = RecordingModel(answer=lambda text: "1")
     result = clean_chunk(model, _chunk(source), CleanSettings(mode="select"))
     assert result.decision == "model"
@@ -123,3 +123,24 @@ def test_sentences_are_numbered_across_paragraphs():
     assert paragraphs == [["One.", "Two!"], ["Three?", "Four."]]
     assert drop_sentences(paragraphs, parse_selection("2, 3")) == "One.\n\nFour."
     assert parse_selection("none") == set()
+
+
+@pytest.mark.model
+def test_a_guarded_tiny_model_run_keeps_the_ground_truth(corpus, tiny_model):
+    """The real 135M model choosing what to drop from a real page: the guarded output keeps the content.
+
+    (--mode select answers in a few dozen tokens; a rewrite of this page takes minutes on a shared CPU.)
+    """
+    from collections import Counter
+
+    from edgeclean.pipeline import clean_pdf
+
+    pdf = corpus / "docling" / "code_and_formula.pdf"
+    run = clean_pdf(pdf, "out.txt", model=tiny_model, settings=CleanSettings(mode="select"))
+    results = run.checkpoint.ordered_results()
+    assert all(r.attempts and r.decision in {"model", "retry", "fallback"} for r in results)
+    assert all(r.completion_tokens <= 2 * (4 * 12 + 4) for r in results), "select answers stay short"
+    truth = content_words(words(pdf.with_suffix(".md").read_text()))
+    output = content_words(words(run.output.read_text()))
+    gt_recall = sum((Counter(truth) & Counter(output)).values()) / len(truth)
+    assert gt_recall >= 0.95
