@@ -85,6 +85,11 @@ def _live_bar(console: Console, run: CleaningRun) -> None:
 def _chunk_lines(console: Console, run: CleaningRun) -> None:
     total = len(run.chunks)
     for result in run.results():
+        if result.decision == "rules":
+            console.print(
+                f"chunk {result.index + 1}/{total} (pages {result.first_page}-{result.last_page}): rule-cleaned"
+            )
+            continue
         console.print(
             f"chunk {result.index + 1}/{total} (pages {result.first_page}-{result.last_page}): "
             f"{result.completion_tokens} tokens in {result.seconds:.1f} s, {run.stats.tokens_per_second:.0f} tok/s"
