@@ -30,11 +30,13 @@ log = logging.getLogger("edgeclean.clean")
 
 SELECT_ANSWER = "0123456789, "  # the only characters a --mode select answer can hold: no word can be written
 SELECT_MAX_NUMBERS = 12  # an answer names at most about this many sentences, so it stays a few dozen tokens
+_NUMBERED_HEADING = re.compile(r"\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[^\W\d_][^\W\d_]")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 
 
-# In --mode select a sentence counts as prose, and is never dropped whatever the model says, when it has
-# at least PROSE_MIN_WORDS words and either ends like a sentence or PROSE_STOP_SHARE of them are stop words.
+# In --mode select a sentence counts as prose, and is never dropped whatever the model says, when it is a
+# numbered heading ("4.1 Context Following"), or has at least PROSE_MIN_WORDS words and either ends like a
+# sentence or PROSE_STOP_SHARE of them are stop words.
 PROSE_MIN_WORDS = 6
 PROSE_STOP_SHARE = 0.2
 # A rewrite longer than this many times its chunk's tokens fails the guard's length check anyway.
@@ -121,10 +123,12 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
 
 
 def reads_as_prose(sentence: str) -> bool:
+    if _NUMBERED_HEADING.match(sentence):
+        return True
     tokens = words(sentence)
     if len(tokens) < PROSE_MIN_WORDS:
         return False
-    ends_a_sentence = sentence.rstrip("\"'”’)]").endswith((".", "!", "?", "。", "！", "？"))
+    ends_a_sentence = sentence.rstrip("\"'”’)]").endswith((".", "!", "?", ":", "。", "！", "？"))
     return ends_a_sentence or sum(t in STOP_WORDS for t in tokens) >= PROSE_STOP_SHARE * len(tokens)
 
 

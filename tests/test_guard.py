@@ -144,3 +144,12 @@ def test_a_guarded_tiny_model_run_keeps_the_ground_truth(corpus, tiny_model):
     output = content_words(words(run.output.read_text()))
     gt_recall = sum((Counter(truth) & Counter(output)).values()) / len(truth)
     assert gt_recall >= 0.95
+
+
+def test_numbered_headings_and_sentences_read_as_prose_but_figure_labels_do_not():
+    from edgeclean.clean import reads_as_prose
+
+    assert reads_as_prose("4.1.2 Multi-turn Dialogue")
+    assert reads_as_prose("Some exciting possibilities include, among many others:")
+    assert not reads_as_prose("KnowledgeElicitation DistillationAlgorithm Train")
+    assert not reads_as_prose("SupervisedFine-tuning X,Y preference RankOptimization y,1y,2y3 y1y2y3≻ ≻ rank ……")
