@@ -32,7 +32,7 @@ class CleanSettings:
     """An answer may be at most this many times its chunk's tokens (plus answer_margin)."""
     answer_margin: int = 64
     """Extra answer tokens on top of answer_ratio, so short chunks are not cut off."""
-    mode: str = "rewrite"
+    mode: str = "select"
     """select: the model only picks sentences to drop; rewrite: it rewrites the chunk (guarded); rules: no model."""
     drop_citations: bool = True
     """Remove author-year citations and numeric references like [12] before cleaning."""

@@ -12,7 +12,7 @@ from edgeclean.settings import CleanSettings
 
 from .conftest import RecordingModel
 
-SMALL = CleanSettings(chunk_tokens=200)
+SMALL = CleanSettings(chunk_tokens=200, mode="rewrite")  # the echoing stand-in answers as a rewrite
 
 
 def test_output_is_every_chunks_answer_in_order(corpus, recording_model):
@@ -92,7 +92,10 @@ def test_other_settings_do_not_mix_with_a_checkpoint(corpus, recording_model):
     run.close()
     with pytest.raises(CheckpointMismatch, match="different --chunk-tokens"):
         CleaningRun(
-            corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(chunk_tokens=150), output="out.txt"
+            corpus / "docling" / "multi_page.pdf",
+            recording_model,
+            CleanSettings(chunk_tokens=150, mode="rewrite"),
+            output="out.txt",
         )
     with pytest.raises(CheckpointMismatch, match="different PDF;"):
         CleaningRun(corpus / "docling" / "code_and_formula.pdf", recording_model, SMALL, output="out.txt")
