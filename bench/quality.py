@@ -123,11 +123,12 @@ def removed_examples(rules_text: str, mode_text: str, limit: int) -> list[str]:
     from edgeclean.clean import split_sentences
 
     kept = Counter(s for p in split_sentences(mode_text) for s in p)
+    flat = " ".join(mode_text.split())
     examples = []
     for sentence in (s for p in split_sentences(rules_text) for s in p):
         if kept[sentence] > 0:
             kept[sentence] -= 1
-        elif sentence.strip():
+        elif sentence.strip() and " ".join(sentence.split()) not in flat:  # not just split at another chunk seam
             examples.append(sentence)
     return examples[:limit]
 
