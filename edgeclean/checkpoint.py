@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import CheckpointMismatch, OutputError
@@ -31,7 +31,7 @@ FINGERPRINT_NAMES = {
     "max_chars": "--max-chars",
     "answer_ratio": "answer limit",
     "answer_margin": "answer limit",
-    "parallel": "--parallel",
+    "drop_citations": "--keep-citations",
 }
 
 
@@ -49,10 +49,21 @@ class ChunkResult:
     seconds: float
     acknowledgement_stripped: bool
     source_text: str = ""  # kept so a report can be built from the checkpoint alone
+    mode: str = "rewrite"
+    decision: str = "model"  # "model", "retry" (second answer passed), "fallback" (rule-cleaned text), "rules"
+    attempts: list[dict] = field(default_factory=list)  # each model answer's guard scores and failed checks
 
     @classmethod
     def from_dict(cls, data: dict) -> ChunkResult:
-        return cls(**{field.name: data[field.name] for field in fields(cls) if field.name in data})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or _required(f)})
+
+    @property
+    def fell_back(self) -> bool:
+        return self.decision == "fallback"
+
+
+def _required(f) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
 
 
 class Checkpoint:

@@ -1,72 +1,163 @@
-"""Stage 3b: one chunk through the model, answer tidied and its finish recorded."""
+"""Stage 3b: one rule-cleaned chunk through the model, in the chosen mode, every answer held to the guard.
+
+An answer that fails the guard is asked for once more with a stricter prompt; if that fails too, the chunk
+keeps its rule-cleaned text. The decision and each answer's scores go into the chunk's result.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+import math
+import re
+from dataclasses import dataclass
 
 from .backend import Completion, Model
 from .checkpoint import ChunkResult
 from .chunk import Chunk
-from .prompt import render_chat, strip_acknowledgement
+from .guard import STOP_WORDS, GuardLimits, check, words
+from .prompt import (
+    SELECT_PROMPT,
+    STRICT_PROMPT,
+    STRICT_SELECT_PROMPT,
+    SYSTEM_PROMPT,
+    render_chat,
+    strip_acknowledgement,
+)
 from .settings import CleanSettings
 
 log = logging.getLogger("edgeclean.clean")
 
+SELECT_ANSWER = "0123456789, "  # the only characters a --mode select answer can hold: no word can be written
+SELECT_MAX_NUMBERS = 12  # an answer names at most about this many sentences, so it stays a few dozen tokens
+_NUMBERED_HEADING = re.compile(r"\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[^\W\d_][^\W\d_]")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 
-# Stands in for the chunk text when cutting the rendered prompt at the start of the user's message.
-_USER_MARK = "\ue000"
+
+# In --mode select a sentence counts as prose, and is never dropped whatever the model says, when it is a
+# numbered heading ("4.1 Context Following"), or has at least PROSE_MIN_WORDS words and either ends like a
+# sentence or PROSE_STOP_SHARE of them are stop words.
+PROSE_MIN_WORDS = 6
+PROSE_STOP_SHARE = 0.2
+# A rewrite longer than this many times its chunk's tokens fails the guard's length check anyway.
+REWRITE_TOKEN_RATIO = 1.25
+# Dropped sentences are vetted as non-prose, so select may lose more of a chunk's words than a rewrite may:
+# a reference list or a figure's debris can be most of a chunk.
+SELECT_LIMITS = GuardLimits(min_recall=0.6, length_ratio=(0.3, 1.0))
 
 
-def clean_chunk(model: Model, chunk: Chunk, settings: CleanSettings) -> ChunkResult:
+@dataclass
+class _Answer:
+    text: str
+    completion: Completion
+    stripped: bool = False
+    vetoed: int = 0  # sentences the model chose to drop that read as prose, so were kept
+
+
+def clean_chunk(
+    model: Model | None, chunk: Chunk, settings: CleanSettings, limits: GuardLimits | None = None
+) -> ChunkResult:
+    """Clean one chunk: by rules alone, or by guarded model answers falling back to the rules' text."""
+    if settings.mode == "rules" or model is None:
+        return _result(chunk, settings, chunk.text, "rules", [], [])
+    ask = _ask_select if settings.mode == "select" else _ask_rewrite
+    limits = limits or (SELECT_LIMITS if settings.mode == "select" else GuardLimits())
+    answers, attempts = [], []
+    for strict in (False, True):
+        answer = ask(model, chunk, settings, strict)
+        verdict = check(chunk.text, answer.text, limits)
+        answers.append(answer)
+        attempts.append(
+            {"passed": verdict.passed, "reasons": list(verdict.reasons), "vetoed": answer.vetoed}
+            | verdict.fidelity.rounded()
+        )
+        if verdict.passed:
+            return _result(chunk, settings, answer.text, "retry" if strict else "model", answers, attempts)
+    log.info(
+        "chunk %d (pages %s): answers failed the guard (%s); keeping the rule-cleaned text",
+        chunk.index + 1,
+        chunk.pages,
+        ", ".join(dict.fromkeys(r for a in attempts for r in a["reasons"])),
+    )
+    return _result(chunk, settings, chunk.text, "fallback", answers, attempts)
+
+
+def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> _Answer:
+    prompt = render_chat(
+        model.chat_template,
+        chunk.text,
+        bos_token=model.bos_token,
+        eos_token=model.eos_token,
+        system_prompt=STRICT_PROMPT if strict else SYSTEM_PROMPT,
+    )
+    longest = min(settings.max_answer_tokens(chunk.tokens), math.ceil(REWRITE_TOKEN_RATIO * chunk.tokens) + 16)
+    completion = model.complete(prompt, max_tokens=longest, temperature=settings.temperature, seed=settings.seed)
+    if completion.finish_reason == "length":
+        log.info("chunk %d (pages %s): the answer hit its token limit and may be cut off", chunk.index + 1, chunk.pages)
+    text, stripped = strip_acknowledgement(completion.text, chunk.text)
+    return _Answer(text, completion, stripped)
+
+
+def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> _Answer:
+    paragraphs = split_sentences(chunk.text)
+    numbered = "\n".join(f"{n}: {s}" for n, s in enumerate((s for p in paragraphs for s in p), start=1))
+    prompt = render_chat(
+        model.chat_template,
+        numbered,
+        bos_token=model.bos_token,
+        eos_token=model.eos_token,
+        system_prompt=STRICT_SELECT_PROMPT if strict else SELECT_PROMPT,
+    )
     completion = model.complete(
-        _prompt(model, chunk),
-        max_tokens=settings.max_answer_tokens(chunk.tokens),
+        prompt,
+        max_tokens=4 * min(SELECT_MAX_NUMBERS, sum(len(p) for p in paragraphs)) + 4,
         temperature=settings.temperature,
         seed=settings.seed,
+        only=SELECT_ANSWER,
     )
-    return _result(chunk, completion)
+    chosen = parse_selection(completion.text)
+    numbered_sentences = dict(enumerate((s for p in paragraphs for s in p), start=1))
+    allowed = {n for n in chosen if n in numbered_sentences and not reads_as_prose(numbered_sentences[n])}
+    vetoed = len({n for n in chosen if n in numbered_sentences} - allowed)
+    return _Answer(drop_sentences(paragraphs, allowed), completion, vetoed=vetoed)
 
 
-def clean_chunks_batched(
-    model: Model, chunks: Sequence[Chunk], settings: CleanSettings, done: set[int]
-) -> Iterator[ChunkResult]:
-    """Clean the chunks not in ``done``, ``settings.parallel`` at a time, yielding each as it finishes.
-
-    Chunks run in fixed groups by index (0..K-1, K..2K-1, ...), the same groups in every run, so a chunk's
-    answer never depends on when a run was interrupted: a resumed run re-runs the whole group that was cut
-    short and keeps only the answers still missing.
-    """
-    size = settings.parallel or 1
-    prefix = _prompt_text(model, _USER_MARK).split(_USER_MARK)[0]
-    for start in range(0, len(chunks), size):
-        group = chunks[start : start + size]
-        if all(chunk.index in done for chunk in group):
-            continue
-        prompts = [(_prompt(model, chunk), settings.max_answer_tokens(chunk.tokens)) for chunk in group]
-        for i, completion in model.complete_many(prompts, parallel=size, prefix=prefix):
-            if group[i].index not in done:
-                yield _result(group[i], completion)
+def reads_as_prose(sentence: str) -> bool:
+    if _NUMBERED_HEADING.match(sentence):
+        return True
+    tokens = words(sentence)
+    if len(tokens) < PROSE_MIN_WORDS:
+        return False
+    ends_a_sentence = sentence.rstrip("\"'”’)]").endswith((".", "!", "?", ":", "。", "！", "？"))
+    return ends_a_sentence or sum(t in STOP_WORDS for t in tokens) >= PROSE_STOP_SHARE * len(tokens)
 
 
-def _prompt(model: Model, chunk: Chunk) -> str:
-    return _prompt_text(model, chunk.text)
+def split_sentences(text: str) -> list[list[str]]:
+    """Paragraphs (blank-line separated) as lists of sentences; the units ``--mode select`` may drop."""
+    return [_SENTENCE_SPLIT.split(p.strip()) for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-def _prompt_text(model: Model, user_text: str) -> str:
-    return render_chat(model.chat_template, user_text, bos_token=model.bos_token, eos_token=model.eos_token)
+def parse_selection(answer: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\d+", answer)}
 
 
-def _result(chunk: Chunk, completion: Completion) -> ChunkResult:
-    text, stripped = strip_acknowledgement(completion.text, chunk.text)
-    if completion.finish_reason == "length":
-        log.info(
-            "chunk %d (pages %s): the answer hit its limit of %d tokens and may be cut off",
-            chunk.index + 1,
-            chunk.pages,
-            completion.completion_tokens,
-        )
+def drop_sentences(paragraphs: list[list[str]], dropped: set[int]) -> str:
+    kept, number = [], 0
+    for sentences in paragraphs:
+        remaining = []
+        for sentence in sentences:
+            number += 1
+            if number not in dropped:
+                remaining.append(sentence)
+        if remaining:
+            kept.append(" ".join(remaining))
+    return "\n\n".join(kept)
+
+
+def _result(
+    chunk: Chunk, settings: CleanSettings, text: str, decision: str, answers: list[_Answer], attempts: list[dict]
+) -> ChunkResult:
+    last = answers[-1].completion if answers else None
     return ChunkResult(
         index=chunk.index,
         first_page=chunk.first_page,
@@ -74,19 +165,26 @@ def _result(chunk: Chunk, completion: Completion) -> ChunkResult:
         source_sha256=text_sha256(chunk.text),
         source_tokens=chunk.tokens,
         text=text,
-        finish_reason=completion.finish_reason,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        seconds=round(completion.seconds, 3),
-        acknowledgement_stripped=stripped,
+        finish_reason=last.finish_reason if last else "stop",
+        prompt_tokens=sum(a.completion.prompt_tokens for a in answers),
+        completion_tokens=sum(a.completion.completion_tokens for a in answers),
+        seconds=round(sum(a.completion.seconds for a in answers), 3),
+        acknowledgement_stripped=any(a.stripped for a in answers),
+        mode=settings.mode,
+        decision=decision,
+        attempts=attempts,
         source_text=chunk.text,
     )
 
 
 def prompt_overhead(model: Model) -> int:
-    """Tokens the template and system prompt add around a chunk."""
-    empty = render_chat(model.chat_template, "", bos_token=model.bos_token, eos_token=model.eos_token)
-    return model.count_tokens(empty) + 4  # special tokens counted as text may tokenize a little differently
+    """Tokens the template and the longest system prompt add around a chunk."""
+    return 4 + max(  # special tokens counted as text may tokenize a little differently
+        model.count_tokens(
+            render_chat(model.chat_template, "", bos_token=model.bos_token, eos_token=model.eos_token, system_prompt=p)
+        )
+        for p in (SYSTEM_PROMPT, STRICT_PROMPT, SELECT_PROMPT, STRICT_SELECT_PROMPT)
+    )
 
 
 def text_sha256(text: str) -> str:

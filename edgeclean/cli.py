@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import EdgecleanError
-from .settings import CleanSettings
+from .settings import MODES, CleanSettings
 
 app = typer.Typer(
     help="Turn PDFs into clean, podcast-ready text with a small local model, entirely offline.",
@@ -34,6 +35,7 @@ ThreadsOption = Annotated[
         help="CPU threads. [default: CPUs this process may use]", envvar="EDGECLEAN_THREADS", min=1, show_default=False
     ),
 ]
+Mode = enum.Enum("Mode", {name: name for name in MODES}, type=str)
 
 CLEAN_EXAMPLES = """\
 Examples:
@@ -119,22 +121,23 @@ def clean(
     require_gpu: Annotated[
         bool, typer.Option(help="Fail rather than run on the CPU when no GPU offload is available.")
     ] = False,
-    parallel: Annotated[
-        Optional[int],
-        typer.Option(
-            help="Chunks decoded together (greedy only); part of the checkpoint. [default: 1 on CPU, 8 on GPU]",
-            envvar="EDGECLEAN_PARALLEL",
-            min=1,
-            max=64,
-            show_default=False,
-        ),
-    ] = None,
     report: Annotated[
         Optional[Path],
         typer.Option(
             help="Write a per-chunk HTML diff report here (a folder when cleaning several PDFs).", show_default=False
         ),
     ] = None,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="select: the model only drops non-prose sentences; rewrite: it rewrites each chunk (guarded); "
+            "rules: no model at all.",
+            envvar="EDGECLEAN_MODE",
+        ),
+    ] = Mode(DEFAULTS.mode),
+    keep_citations: Annotated[
+        bool, typer.Option(help="Keep citations like (Wei et al., 2022) and [12] in the text.")
+    ] = not DEFAULTS.drop_citations,
     restart: Annotated[bool, typer.Option(help="Ignore any checkpoint and overwrite the output.")] = False,
     keep_checkpoint: Annotated[bool, typer.Option(help="Keep OUTPUT.ckpt after the output is complete.")] = True,
     verbose: Annotated[
@@ -161,7 +164,8 @@ def clean(
         threads=threads,
         pages=pages,
         max_chars=max_chars,
-        parallel=parallel,
+        mode=mode.value,
+        drop_citations=not keep_citations,
     )
     _configure_logging(verbose)
     with _user_errors():

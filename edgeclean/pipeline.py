@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
 from .backend import LlamaCppModel, Model, gpu_offload_supported
 from .checkpoint import Checkpoint, ChunkResult
 from .chunk import Chunk, chunk_pages
-from .clean import clean_chunk, clean_chunks_batched, prompt_overhead, text_sha256
+from .clean import clean_chunk, prompt_overhead, text_sha256
 from .errors import InputError, ModelError, OutputError, SettingsError
-from .extract import PdfDocument, limit_characters, parse_page_ranges
+from .extract import Page, PdfDocument, limit_characters, parse_page_ranges
 from .hardware import usable_cpus
 from .models import file_sha256, resolve_model
 from .output import STDOUT, check_writable, join_chunks, remove_stale_temporaries, write_atomically
-from .prompt import PINNED_DATE, SYSTEM_PROMPT
+from .preclean import PageCleaner, PrecleanOptions
+from .prompt import ALL_PROMPTS, PINNED_DATE
 from .settings import CleanSettings
 
 log = logging.getLogger("edgeclean")
@@ -27,6 +29,7 @@ log = logging.getLogger("edgeclean")
 CHECKPOINT_SUFFIX = ".ckpt"
 # Fewer characters than this per page means there is no real text layer, only stray marks or a title.
 SCANNED_CHARS_PER_PAGE = 20
+_ROUGH_TOKEN = re.compile(r"\w+|[^\w\s]")  # chunk sizes in --mode rules, where no tokenizer is loaded
 
 
 def default_output(pdf: Path) -> Path:
@@ -58,9 +61,12 @@ class RunStats:
     completion_tokens: int = 0
     model_seconds: float = 0.0
     length_finishes: list[int] = field(default_factory=list)
+    fallbacks: list[int] = field(default_factory=list)
 
     def add(self, result: ChunkResult) -> None:
         self.chunks_cleaned += 1
+        if result.fell_back:
+            self.fallbacks.append(result.index)
         self.prompt_tokens += result.prompt_tokens
         self.completion_tokens += result.completion_tokens
         self.model_seconds += result.seconds
@@ -75,14 +81,15 @@ class RunStats:
 class CleaningRun:
     """One PDF being cleaned into one output file, resumable through its checkpoint.
 
-    Construction extracts and chunks the text and opens (or resumes) the checkpoint; iterating
+    Construction extracts, rule-cleans and chunks the text and opens (or resumes) the checkpoint; iterating
     ``results()`` cleans the chunks still missing; ``finish()`` writes the output atomically.
+    ``model`` may be None with ``mode="rules"``, which never uses one.
     """
 
     def __init__(
         self,
         pdf: str | Path | PdfDocument,
-        model: Model,
+        model: Model | None,
         settings: CleanSettings = CleanSettings(),
         *,
         output: str | Path | None = None,
@@ -91,8 +98,10 @@ class CleaningRun:
     ):
         document = pdf if isinstance(pdf, PdfDocument) else PdfDocument(pdf, password)
         self.pdf = document.path
-        self.model = model
-        self.settings = replace(settings, parallel=choose_parallel(model, settings))
+        if model is None and settings.needs_model:
+            raise SettingsError(f"--mode {settings.mode} needs a model")
+        self.model = model if settings.needs_model else None
+        self.settings = settings
         self.output = Path(output) if output is not None else default_output(self.pdf)
         self.checkpoint_path = checkpoint_path(self.output, self.pdf)
         self.stats = RunStats()
@@ -106,8 +115,11 @@ class CleaningRun:
         self._check_resumed_chunks()
         self.resumed_at = len(self.checkpoint.results)
 
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text) if self.model else len(_ROUGH_TOKEN.findall(text))
+
     def _chunk_budget(self) -> int:
-        overhead = prompt_overhead(self.model)
+        overhead = prompt_overhead(self.model) if self.model else 0
         largest = self.settings.largest_chunk(overhead)
         wanted = self.settings.chunk_tokens or largest
         if wanted > largest or wanted < 16:
@@ -120,14 +132,16 @@ class CleaningRun:
 
     def _chunk(self, document: PdfDocument) -> list[Chunk]:
         numbers = parse_page_ranges(self.settings.pages, self.page_count) if self.settings.pages else None
-        pages = document.pages(numbers)
-        if self.settings.max_chars is not None:
-            pages = limit_characters(pages, self.settings.max_chars)
         try:
-            chunks = list(chunk_pages(pages, self.model.count_tokens, self.chunk_tokens))
+            pages = list(document.pages(numbers))  # page text is small; headers are found across all pages
         finally:
             document.close()
         self.lost_pages = list(document.lost_pages)
+        cleaner = PageCleaner(pages, PrecleanOptions(drop_citations=self.settings.drop_citations))
+        if self.settings.max_chars is not None:
+            pages = limit_characters(pages, self.settings.max_chars)
+        cleaned = (Page(page.number, cleaner.clean(page.text)) for page in pages)
+        chunks = list(chunk_pages(cleaned, self.count_tokens, self.chunk_tokens))
         page_total = len(numbers) if numbers else self.page_count
         characters = sum(len(chunk.text) for chunk in chunks)
         if not chunks or (self.settings.max_chars is None and characters < SCANNED_CHARS_PER_PAGE * page_total):
@@ -152,9 +166,11 @@ class CleaningRun:
         return {
             "edgeclean": __version__,
             "pdf_sha256": file_sha256(self.pdf),
-            "model": model_identity(self.model),
-            "device": self.model.device,
-            "prompt_sha256": text_sha256(SYSTEM_PROMPT + (self.model.chat_template or "") + PINNED_DATE.isoformat()),
+            "model": model_identity(self.model) if self.model else "none",
+            "device": self.model.device if self.model else "none",
+            "prompt_sha256": text_sha256(
+                ALL_PROMPTS + ((self.model.chat_template or "") if self.model else "") + PINNED_DATE.isoformat()
+            ),
             "chunk_tokens": self.chunk_tokens,
             **{key: value for key, value in self.settings.result_fields().items() if key != "chunk_tokens"},
         }
@@ -165,21 +181,13 @@ class CleaningRun:
                 raise OutputError(f"{self.checkpoint_path} does not match this PDF's chunks; pass --restart")
 
     @property
-    def batched(self) -> bool:
-        """Greedy runs with --parallel above 1 go through the low-level batch engine."""
-        return self.settings.parallel > 1 and self.settings.temperature == 0 and hasattr(self.model, "complete_many")
-
-    @property
     def pending(self) -> list[Chunk]:
         return [chunk for chunk in self.chunks if chunk.index not in self.checkpoint.results]
 
     def results(self) -> Iterator[ChunkResult]:
-        """Clean each chunk not yet in the checkpoint, each made durable as it finishes (maybe out of order)."""
-        if self.batched:
-            cleaned = clean_chunks_batched(self.model, self.chunks, self.settings, set(self.checkpoint.results))
-        else:
-            cleaned = (clean_chunk(self.model, chunk, self.settings) for chunk in self.pending)
-        for result in cleaned:
+        """Clean each chunk not yet in the checkpoint, making it durable before moving to the next."""
+        for chunk in self.pending:
+            result = clean_chunk(self.model, chunk, self.settings)
             self.checkpoint.record(result)
             self.stats.add(result)
             yield result
@@ -212,14 +220,16 @@ def clean_pdf(
 ) -> CleaningRun:
     """Clean ``pdf`` into ``output`` (default ``NAME.clean.txt`` in the current directory) and return the run.
 
-    ``model`` is a loaded Model, a GGUF path, or a known model name (default Llama-3.2-1B-Instruct Q4_K_M).
+    ``model`` is a loaded Model, a GGUF path, or a known model name (default Llama-3.2-1B-Instruct Q4_K_M);
+    ``settings.mode == "rules"`` loads none.
     """
     document = PdfDocument(pdf, password)  # a bad PDF fails before a model spends seconds loading
-    loaded = (
-        model
-        if model is not None and not isinstance(model, (str, Path))
-        else load_model(model and str(model), settings)
-    )
+    if not settings.needs_model:
+        loaded = None
+    elif model is not None and not isinstance(model, (str, Path)):
+        loaded = model
+    else:
+        loaded = load_model(model and str(model), settings)
     try:
         run = CleaningRun(document, loaded, settings, output=output, password=password, restart=restart)
         started = time.perf_counter()
@@ -232,23 +242,8 @@ def clean_pdf(
         log.info("cleaned %s in %.1f s", pdf, time.perf_counter() - started)
         return run
     finally:
-        if loaded is not model:
+        if loaded is not None and loaded is not model:
             loaded.close()
-
-
-# On a CPU, batching is opt-in: measured under load here it did not reliably beat one stream, and its extra
-# cache broke the memory target. A GPU has far more parallel room (8 is a guess, not yet measured).
-CPU_PARALLEL = 1
-GPU_PARALLEL = 8
-
-
-def choose_parallel(model: Model, settings: CleanSettings) -> int:
-    """How many chunks decode together: the setting, else 1 on a CPU and 8 on a GPU; 1 when sampling."""
-    if settings.temperature > 0 or not hasattr(model, "complete_many"):
-        return 1
-    if settings.parallel:
-        return settings.parallel
-    return CPU_PARALLEL if model.device == "CPU" else GPU_PARALLEL
 
 
 def model_identity(model: Model) -> str:

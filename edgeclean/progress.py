@@ -65,8 +65,10 @@ def run_jobs(
     if len(jobs) == 1:  # fail before the model loads when the one PDF or its output is unusable
         document = PdfDocument(jobs[0].pdf, password)
         check_writable(jobs[0].output or default_output(document.path))
-    with console.status(f"loading model {model_name or 'default'}…"):
-        model = load_model(model_name, settings)
+    model = None
+    if settings.needs_model:
+        with console.status(f"loading model {model_name or 'default'}…"):
+            model = load_model(model_name, settings)
     outcomes: list[tuple[Path, str]] = []
     try:
         for job in jobs:
@@ -82,7 +84,8 @@ def run_jobs(
                 console.print(f"{job.pdf}: {outcome}", markup=False)
             outcomes.append((job.pdf, outcome))
     finally:
-        model.close()
+        if model is not None:
+            model.close()
     console.print(f"\n{len(jobs)} PDFs:", markup=False)
     for pdf, outcome in outcomes:
         console.print(f"  {pdf}: {outcome}", markup=False)
@@ -118,12 +121,10 @@ def _describe(console: Console, run: CleaningRun, settings: CleanSettings) -> No
     model = run.model
     console.print(
         f"{run.pdf.name}: {len(run.chunks)} chunks of up to {run.chunk_tokens} tokens, "
-        f"pages {run.chunks[0].first_page}-{run.chunks[-1].last_page} of {run.page_count}"
+        f"pages {run.chunks[0].first_page}-{run.chunks[-1].last_page} of {run.page_count}, --mode {settings.mode}"
     )
-    console.print(f"model {model.name} on {model.device}, {threads} threads ({why}), context {model.n_ctx}")
-    parallel = run.settings.parallel
-    if run.batched:
-        console.print(f"decoding {parallel} chunks at a time (--parallel {parallel})")
+    if model is not None:
+        console.print(f"model {model.name} on {model.device}, {threads} threads ({why}), context {model.n_ctx}")
     if run.resumed_at:
         console.print(f"resumed at chunk {run.resumed_at + 1}/{len(run.chunks)} from {run.checkpoint_path}")
 
@@ -147,10 +148,16 @@ def _live_bar(console: Console, run: CleaningRun) -> None:
 def _chunk_lines(console: Console, run: CleaningRun) -> None:
     total = len(run.chunks)
     for result in run.results():
+        if result.decision == "rules":
+            console.print(
+                f"chunk {result.index + 1}/{total} (pages {result.first_page}-{result.last_page}): rule-cleaned"
+            )
+            continue
         console.print(
             f"chunk {result.index + 1}/{total} (pages {result.first_page}-{result.last_page}): "
             f"{result.completion_tokens} tokens in {result.seconds:.1f} s, {run.stats.tokens_per_second:.0f} tok/s"
-            + (" [cut off at the answer limit]" if result.finish_reason == "length" else ""),
+            + (" [cut off at the answer limit]" if result.finish_reason == "length" else "")
+            + (" [failed the guard: rule-cleaned text kept]" if result.fell_back else ""),
             markup=False,
         )
 
@@ -166,6 +173,13 @@ def _summarise(console: Console, run: CleaningRun, path: Path, seconds: float) -
     if run.lost_pages:
         console.print(f"warning: pages {', '.join(map(str, run.lost_pages))} could not be read and are left out")
     cut = [r.index + 1 for r in run.checkpoint.ordered_results() if r.finish_reason == "length"]
+    fallbacks = [r.index + 1 for r in run.checkpoint.ordered_results() if r.fell_back]
+    if fallbacks:
+        console.print(
+            f"{len(fallbacks)} of {len(run.chunks)} chunks kept their rule-cleaned text because the model's answers "
+            f"failed the fidelity guard: {', '.join(map(str, fallbacks))}",
+            markup=False,
+        )
     if cut:
         console.print(f"warning: {len(cut)} chunks hit the answer limit and may be cut off: {', '.join(map(str, cut))}")
 

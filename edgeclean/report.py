@@ -12,9 +12,9 @@ from .checkpoint import Checkpoint, ChunkResult
 from .output import write_atomically
 
 WORD = re.compile(r"\S+\s*")
-# Guard fields recorded by the fidelity guard, when the run had one; shown if present.
-DECISION_FIELDS = ("guard_decision", "decision")
-SCORE_FIELDS = ("guard_scores", "scores")
+# The guard's decision per chunk: "model" (first answer passed), "retry", "fallback" (rule text kept), "rules".
+DECISION_FIELDS = ("decision",)
+INTERVENTIONS = ("retry", "fallback", "cut off")
 
 
 def write_report(checkpoint_path: Path, report_path: Path) -> Path:
@@ -65,8 +65,9 @@ def _decision(result: ChunkResult, record: dict) -> str:
 
 def _chunk_section(result: ChunkResult, record: dict) -> str:
     decision = _decision(result, record)
-    intervened = decision != "kept"
-    scores = next((record[f] for f in SCORE_FIELDS if isinstance(record.get(f), dict)), {})
+    intervened = decision in INTERVENTIONS
+    attempts = record.get("attempts") or [{}]
+    scores = {k: v for k, v in attempts[-1].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     score_text = " · ".join(f"{html.escape(str(k))} {_number(v)}" for k, v in scores.items())
     before, after = side_by_side(result.source_text, result.text)
     pages = (
@@ -179,6 +180,6 @@ body.only-intervened details[data-flag=kept] {{ display: none; }}
 CHUNK = """<details class="chunk" data-flag="{flag}" id="chunk-{index}">
 <summary>chunk {index} · pages {pages} · <span class="decision">{decision}</span>
 <span class="scores">{scores}</span></summary>
-<div class="diff"><div><h3>extracted</h3><div class="text">{before}</div></div>
+<div class="diff"><div><h3>input (after rule pre-cleaning)</h3><div class="text">{before}</div></div>
 <div><h3>cleaned</h3><div class="text">{after}</div></div></div>
 </details>"""

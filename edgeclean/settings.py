@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from .errors import SettingsError
+
+MODES = ("select", "rewrite", "rules")
+
 
 @dataclass(frozen=True)
 class CleanSettings:
@@ -30,8 +34,18 @@ class CleanSettings:
     """An answer may be at most this many times its chunk's tokens (plus answer_margin)."""
     answer_margin: int = 64
     """Extra answer tokens on top of answer_ratio, so short chunks are not cut off."""
-    parallel: int | None = None
-    """Chunks decoded together in one context, in fixed groups (greedy only); None picks from the hardware."""
+    mode: str = "select"
+    """select: the model only picks sentences to drop; rewrite: it rewrites the chunk (guarded); rules: no model."""
+    drop_citations: bool = True
+    """Remove author-year citations and numeric references like [12] before cleaning."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise SettingsError(f"--mode {self.mode!r}: use one of {', '.join(MODES)}")
+
+    @property
+    def needs_model(self) -> bool:
+        return self.mode != "rules"
 
     def max_answer_tokens(self, chunk_tokens: int) -> int:
         return math.ceil(self.answer_ratio * chunk_tokens) + self.answer_margin

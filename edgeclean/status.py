@@ -49,6 +49,9 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
     cut = [str(r.index + 1) for r in results if r.finish_reason == "length"]
     if cut:
         rows.append(("cut off", f"chunks {', '.join(cut)} hit the answer limit"))
+    fallbacks = [str(r.index + 1) for r in results if r.fell_back]
+    if fallbacks:
+        rows.append(("guard", f"chunks {', '.join(fallbacks)} failed the fidelity guard and kept their rule text"))
     return rows
 
 
@@ -59,7 +62,7 @@ def _pages(results) -> str:
 
 
 def _settings(fingerprint: dict) -> str:
-    keys = ("n_ctx", "chunk_tokens", "temperature", "seed", "pages", "max_chars", "parallel")
+    keys = ("mode", "n_ctx", "chunk_tokens", "temperature", "seed", "pages", "max_chars")
     return ", ".join(f"{key}={json.dumps(fingerprint.get(key))}" for key in keys)
 
 

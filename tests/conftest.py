@@ -67,7 +67,7 @@ class RecordingModel:
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
-    def complete(self, prompt: str, max_tokens: int, temperature: float, seed: int) -> Completion:
+    def complete(self, prompt: str, max_tokens: int, temperature: float, seed: int, only=None) -> Completion:
         self.prompts.append(prompt)
         self.max_tokens.append(max_tokens)
         user = prompt.split("<|im_start|>user\n", 1)[1].rsplit("<|im_end|>", 1)[0]

@@ -1,19 +1,19 @@
 """The batched low-level engine with the real tiny model: same answers, right limits, resumable byte for byte."""
 
-import os
-import signal
-import subprocess
-
 import pytest
 
-from bench.kill_resume import ARGS, _Child, clean_command
 from edgeclean.chunk import chunk_pages
-from edgeclean.clean import _USER_MARK, _prompt_text
 from edgeclean.extract import PdfDocument
+from edgeclean.prompt import render_chat
 
 pytestmark = pytest.mark.model
 
 LIMIT = 48
+_USER_MARK = "\ue000"  # stands in for the chunk text when cutting the rendered prompt at the user's message
+
+
+def _prompt_text(model, user_text):
+    return render_chat(model.chat_template, user_text, bos_token=model.bos_token, eos_token=model.eos_token)
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +64,3 @@ def test_each_sequence_keeps_its_own_limit_and_finish_reason(tiny_model, prompts
         assert (got[i].finish_reason, got[i].completion_tokens) == ("length", limits[i])
     assert expected_stop.finish_reason == "stop"
     assert (got[2].finish_reason, got[2].text) == ("stop", expected_stop.text)
-
-
-def test_a_parallel_run_interrupted_and_resumed_is_byte_identical(tmp_path, tiny_model_path, corpus):
-    extra = [*ARGS, "--parallel", "4"]
-    reference = tmp_path / "reference.txt"
-    subprocess.run(clean_command(reference, extra=extra), check=True, capture_output=True, cwd=tmp_path)
-
-    output = tmp_path / "out.txt"
-    child = _Child(clean_command(output, extra=extra), tmp_path)
-    assert child.wait_for_line("chunk ", timeout=300)  # one chunk of a group is saved, its siblings are not
-    os.kill(child._process.pid, signal.SIGTERM)
-    assert child.wait() == 143
-    resumed = subprocess.run(clean_command(output, extra=extra), cwd=tmp_path, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed at chunk" in resumed.stderr
-    assert output.read_bytes() == reference.read_bytes()

@@ -61,24 +61,28 @@ def test_answers_are_the_models_own_words_unsliced(corpus, tiny_model, tmp_path)
     """The notebook chopped ~100 characters off each answer; ours must be exactly what llama.cpp generated."""
     import llama_cpp
 
+    from edgeclean.clean import _ask_rewrite
     from edgeclean.pipeline import CleaningRun
     from edgeclean.prompt import render_chat
     from edgeclean.settings import CleanSettings
 
-    run = CleaningRun(
-        corpus / "docling" / "multi_page.pdf", tiny_model, CleanSettings(chunk_tokens=120, parallel=1), output="x.txt"
-    )
-    # One sequence at a time: the low-level engine must give the high-level API's answer token for token.
-    # (Decoding K > 1 chunks together can round differently and change a greedy answer; see edgeclean/batch.py.)
-    first = next(run.results())
-    run.close()
+    settings = CleanSettings(chunk_tokens=120, mode="rewrite")
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", tiny_model, settings, output="x.txt")
     chunk = run.chunks[0]
+    first = _ask_rewrite(tiny_model, chunk, settings, strict=False)  # the answer before the guard judges it
+    run.close()
     direct = llama_cpp.Llama(model_path=str(tiny_model.path), n_ctx=2048, n_threads=2, verbose=False)
     try:
         prompt = render_chat(direct.metadata["tokenizer.chat_template"], chunk.text)
         tokens = direct.tokenize(prompt.encode(), add_bos=False, special=True)
         raw = direct.create_completion(
-            tokens, max_tokens=first.completion_tokens, temperature=0, top_k=0, top_p=1, min_p=0, repeat_penalty=1
+            tokens,
+            max_tokens=first.completion.completion_tokens,
+            temperature=0,
+            top_k=0,
+            top_p=1,
+            min_p=0,
+            repeat_penalty=1,
         )["choices"][0]["text"]
     finally:
         direct.close()
@@ -119,6 +123,16 @@ def test_rerun_of_a_finished_run_changes_nothing(corpus, tiny_model_path, tmp_pa
     again = run_cli(*args)
     assert again.returncode == 0 and "already complete" in again.stderr
     assert (tmp_path / "multi_page.clean.txt").stat().st_mtime_ns == before
+
+
+def test_rules_mode_needs_no_model(corpus, tmp_path):
+    """No model file exists here (the default one is missing): --mode rules must not look for one."""
+    result = run_cli("clean", str(corpus / "kd-survey-2402.13116v4.pdf"), "--mode", "rules", "--pages", "1-3")
+    assert result.returncode == 0, result.stderr
+    cleaned = (tmp_path / "kd-survey-2402.13116v4.clean.txt").read_text()
+    assert "from individual researchers to smaller organizations" in cleaned
+    assert "@" not in cleaned and "arXiv:2402" not in cleaned
+    assert not re.search(r"\bmodel\b", result.stderr), "no model is loaded or named"
 
 
 def test_missing_default_model_says_how_to_get_one(corpus):

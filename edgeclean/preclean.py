@@ -1,0 +1,130 @@
+"""Stage 1b: deterministic pre-cleaning of page text, before any model sees it.
+
+Rules only remove what is certainly not prose (running headers and footers, page-number lines, arXiv side
+stamps, emails, optionally citation markers) and repair what PDF layout broke (line-break hyphenation, hard
+wrapped lines). Every other character, in any script, is kept as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from .extract import Page
+
+EDGE_LINES = 2  # how many lines at the top and bottom of a page may be a header, footer or page number
+RUNNING_SHARE = 0.3  # an edge line on at least this share of pages (and at least 3) is a running header
+
+_PAGE_NUMBER = re.compile(r"(?:page\s+)?[-–—]?\s*\d{1,4}\s*[-–—]?(?:\s*(?:of|/)\s*\d{1,4})?", re.IGNORECASE)
+_ARXIV_STAMP = re.compile(r"arXiv:\d{4}\.\d{4,5}(?:v\d+)?\s*\[[\w.\-]+\]\s*\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}")
+_EMAIL = re.compile(r"\{[\w.,\s\-+]+\}@[\w\-]+(?:\.[\w\-]+)+|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_SPLIT_WORD = re.compile(r"([^\W\d_]+)-$")
+_SENTENCE_END = '.!?:。！？؟"”’)'
+# One author-year item: "Wei et al., 2022a,b", "Smith and Jones, 2020", "OpenAI, 2023", "Ouyang et al. 2022".
+_NAME = r"[^\W\d_][\w'’\-]*(?:\s+(?:[dD]e|[vV]an|[vV]on|[dD]er|[lL]a)\s+[^\W\d_][\w'’\-]*)?"
+_ITEM = rf"{_NAME}(?:\s+(?:and|&)\s+{_NAME}|\s+et\s+al\.?)?,?\s+\d{{4}}[a-z]?(?:,\s?[a-z]\b)*"
+_AUTHOR_YEAR = re.compile(rf"\s*\((?:(?:e\.g\.|i\.e\.|see|cf\.),?\s+)?{_ITEM}(?:\s*[;,]\s*{_ITEM})*\s*\)")
+_NUMERIC_REF = re.compile(r"\s*\[\d{1,3}(?:\s*[,–\-]\s*\d{1,3})*\]")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+@dataclass(frozen=True)
+class PrecleanOptions:
+    drop_citations: bool = True
+    """Remove author-year citations "(Wei et al., 2022a)" and numeric references "[12]"."""
+
+
+def preclean_pages(pages: Iterable[Page], options: PrecleanOptions = PrecleanOptions()) -> Iterator[Page]:
+    """Rule-clean every page; running headers are found by first looking at all the pages together."""
+    pages = list(pages)
+    cleaner = PageCleaner(pages, options)
+    for page in pages:
+        yield Page(page.number, cleaner.clean(page.text))
+
+
+class PageCleaner:
+    """Cleans one page at a time with what the whole document tells: its running lines and its vocabulary."""
+
+    def __init__(self, pages: Sequence[Page], options: PrecleanOptions = PrecleanOptions()):
+        self.options = options
+        self.running = running_lines([page.text for page in pages])
+        text = "\n".join(page.text for page in pages)
+        self.vocabulary = set(re.findall(r"[^\W\d_]+", text.lower()))
+        self.compounds = set(re.findall(r"(?<![\w\-])[^\W\d_]+-[^\W\d_]+(?![\w\-])", text.lower()))
+
+    def clean(self, text: str) -> str:
+        lines = [line.strip() for line in text.splitlines()]
+        lines = self._drop_edges(lines)
+        lines = [_SPACES.sub(" ", _EMAIL.sub("", _ARXIV_STAMP.sub("", line))).strip() for line in lines]
+        paragraphs = self._unwrap([line for line in lines if line])
+        if self.options.drop_citations:
+            paragraphs = [_NUMERIC_REF.sub("", _AUTHOR_YEAR.sub("", paragraph)) for paragraph in paragraphs]
+        return "\n\n".join(paragraph.strip() for paragraph in paragraphs if paragraph.strip())
+
+    def _drop_edges(self, lines: list[str]) -> list[str]:
+        """Drop page numbers and running headers/footers among the first and last lines of the page."""
+        content = [i for i, line in enumerate(lines) if line]
+        edges = set(content[:EDGE_LINES] + content[-EDGE_LINES:])
+        return [
+            line
+            for i, line in enumerate(lines)
+            if i not in edges or not (_PAGE_NUMBER.fullmatch(line) or _shape(line) in self.running)
+        ]
+
+    def _unwrap(self, lines: list[str]) -> list[str]:
+        """Join hard-wrapped lines into paragraphs; a short line ending a sentence ends its paragraph."""
+        if not lines:
+            return []
+        typical = statistics.median(len(line) for line in lines)
+        paragraphs, current = [], lines[0]
+        for previous, line in zip(lines, lines[1:], strict=False):
+            if self._ends_paragraph(previous, line, typical):
+                paragraphs.append(current)
+                current = line
+            else:
+                current = self._join(current, line)
+        paragraphs.append(current)
+        return paragraphs
+
+    @staticmethod
+    def _ends_paragraph(previous: str, line: str, typical: float) -> bool:
+        if previous.endswith(("-", ",")):
+            return False
+        starts_upper = line[:1].isupper() or line[:1].isdigit()
+        if previous.endswith(tuple(_SENTENCE_END)) and len(previous) < 0.8 * typical:
+            return True
+        return len(previous) < 0.5 * typical and starts_upper
+
+    def _join(self, current: str, line: str) -> str:
+        split = _SPLIT_WORD.search(current)
+        if split and line[:1].islower():
+            head, tail = split.group(1), re.match(r"[^\W\d_]*", line).group(0)
+            joined, hyphenated = (head + tail).lower(), f"{head}-{tail}".lower()
+            if hyphenated in self.compounds and joined not in self.vocabulary:
+                return current + line  # a real compound ("self-improvement") broken at its hyphen
+            return current[:-1] + line
+        if current.endswith("-") and current[-2:-1].isalnum():
+            return current + line  # "GPT-" + "3.5": a hyphen that is part of a name, not a word break
+        return f"{current} {line}"
+
+
+def clean_text(text: str, options: PrecleanOptions = PrecleanOptions()) -> str:
+    """Rule-clean a single text on its own, as one page (no running headers to learn)."""
+    return PageCleaner([Page(1, text)], options).clean(text)
+
+
+def running_lines(page_texts: Sequence[str]) -> set[str]:
+    """Shapes (digits folded) of lines seen at the top or bottom of many pages: headers and footers."""
+    counts: Counter[str] = Counter()
+    for text in page_texts:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        counts.update({_shape(line) for line in lines[:EDGE_LINES] + lines[-EDGE_LINES:]})
+    needed = max(3, RUNNING_SHARE * sum(1 for text in page_texts if text.strip()))
+    return {shape for shape, count in counts.items() if count >= needed and re.search(r"[^\W\d_]", shape)}
+
+
+def _shape(line: str) -> str:
+    return re.sub(r"\d+", "#", line.strip().lower())

@@ -1,0 +1,72 @@
+"""Rule pre-cleaning: what layout broke is repaired, page furniture is dropped, and nothing else is touched."""
+
+from edgeclean.extract import Page, PdfDocument
+from edgeclean.preclean import PrecleanOptions, clean_text, preclean_pages, running_lines
+
+WRAPPED = """Without the constraints of licensing fees, these models are available to a
+broader range of users, from individual re-
+searchers to smaller organizations. This openness fosters a more collaborative
+and inclusive environment (Wei et al., 2022a,b; Ouyang et al., 2022).
+Short last line of a paragraph.
+A new paragraph starts here and runs on for a while across the whole column, until it
+ends with a self-
+improvement claim as in [12] and [3, 4]."""
+
+
+def test_hyphenation_is_joined_and_lines_unwrapped_into_paragraphs():
+    text = clean_text(WRAPPED + "\nNote the self-improvement.")
+    assert "individual researchers to smaller organizations" in text
+    assert "a self-improvement claim" in text, "a compound written with its hyphen elsewhere keeps it"
+    first, second = text.split("\n\n")
+    assert first.endswith("Short last line of a paragraph.")
+    assert "\n" not in first and second.startswith("A new paragraph")
+
+
+def test_citations_are_dropped_unless_kept():
+    text = clean_text(WRAPPED)
+    assert "et al." not in text and "[12]" not in text and "[3, 4]" not in text
+    assert "inclusive environment." in text and "claim as in and." in text
+    kept = clean_text(WRAPPED, PrecleanOptions(drop_citations=False))
+    assert "(Wei et al., 2022a,b; Ouyang et al., 2022)" in kept and "[12]" in kept
+
+
+def test_emails_and_arxiv_stamps_go():
+    text = clean_text(
+        "Xiaohan Xu, Ming Li\n{shawnxxh,chongyangtao}@gmail.com ckcheng@cs.hku.hk\n"
+        "Abstract—In the era of large models.\narXiv:2402.13116v4  [cs.CL]  21 Oct 2024"
+    )
+    assert "@" not in text and "arXiv" not in text and "In the era of large models." in text
+
+
+def test_page_numbers_and_running_headers_go_but_body_lines_stay():
+    topics = ["apples", "boats", "clouds", "dunes", "eagles"]
+    pages = [
+        Page(
+            n,
+            "\n".join(
+                [str(n), "JOURNAL OF LATEX CLASS FILES, VOL. 14", f"The method works on {t}.", "42"]
+                + [f"It ends with {t}.", f"Then {t} rest.", f"Really {t}."]
+            ),
+        )
+        for n, t in enumerate(topics, start=1)
+    ]
+    assert running_lines([p.text for p in pages]) == {"journal of latex class files, vol. #"}
+    cleaned = list(preclean_pages(pages))
+    assert all(p.text.startswith("The method works") for p in cleaned)
+    assert all("JOURNAL" not in p.text and "42" in p.text for p in cleaned), "only edge lines are page furniture"
+
+
+def test_other_scripts_are_kept_intact():
+    text = "東京大学の研究者が新しい手法を提案した。\nΗ μέθοδος λειτουργεί καλά.\nМетод работает хорошо.\nالطريقة تعمل"
+    cleaned = clean_text(text)
+    for line in text.splitlines():
+        assert line in cleaned
+
+
+def test_kd_survey_first_pages(corpus):
+    pages = list(PdfDocument(corpus / "kd-survey-2402.13116v4.pdf").pages(range(1, 4)))
+    cleaned = "\n\n".join(p.text for p in preclean_pages(pages))
+    assert "gmail.com" not in cleaned and "arXiv:2402.13116v4" not in cleaned
+    assert "from individual researchers to smaller organizations" in cleaned
+    assert "GPT-3.5" in cleaned
+    assert not cleaned.startswith("1\n")
