@@ -100,12 +100,7 @@ def clean(doc: Doc, mode: str, model, workdir: Path) -> tuple[str, dict]:
     output = workdir / f"{doc.name}.{mode}.txt"
     started = time.perf_counter()
     run = CleaningRun(doc.pdf, model, settings, output=output, restart=True)
-    try:
-        for _ in run.results():
-            pass
-        run.finish()
-    finally:
-        run.close()
+    run.run_to_end()
     results = run.checkpoint.ordered_results()
     decisions = Counter(r.decision for r in results)
     info = {

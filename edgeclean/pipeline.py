@@ -204,6 +204,15 @@ class CleaningRun:
             self.checkpoint_path.unlink(missing_ok=True)
         return self.output
 
+    def run_to_end(self) -> Path:
+        """Clean every missing chunk and write the output; the checkpoint is released either way."""
+        try:
+            for _ in self.results():
+                pass
+            return self.finish()
+        finally:
+            self.close()
+
     def close(self) -> None:
         """Release the checkpoint; the run can be resumed later by a new CleaningRun."""
         self.checkpoint.close()
@@ -233,12 +242,7 @@ def clean_pdf(
     try:
         run = CleaningRun(document, loaded, settings, output=output, password=password, restart=restart)
         started = time.perf_counter()
-        try:
-            for _ in run.results():
-                pass
-            run.finish()
-        finally:
-            run.close()
+        run.run_to_end()
         log.info("cleaned %s in %.1f s", pdf, time.perf_counter() - started)
         return run
     finally:
