@@ -58,6 +58,11 @@ class ChunkResult:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or _required(f)})
 
     @property
+    def cut_off(self) -> bool:
+        """The kept text is a rewrite that hit its token limit (a select answer at its limit loses nothing)."""
+        return self.finish_reason == "length" and self.mode == "rewrite" and self.decision in ("model", "retry")
+
+    @property
     def fell_back(self) -> bool:
         return self.decision == "fallback"
 

@@ -70,7 +70,7 @@ class RunStats:
         self.prompt_tokens += result.prompt_tokens
         self.completion_tokens += result.completion_tokens
         self.model_seconds += result.seconds
-        if result.finish_reason == "length":
+        if result.cut_off:
             self.length_finishes.append(result.index)
 
     @property

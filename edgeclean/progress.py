@@ -156,7 +156,7 @@ def _chunk_lines(console: Console, run: CleaningRun) -> None:
         console.print(
             f"chunk {result.index + 1}/{total} (pages {result.first_page}-{result.last_page}): "
             f"{result.completion_tokens} tokens in {result.seconds:.1f} s, {run.stats.tokens_per_second:.0f} tok/s"
-            + (" [cut off at the answer limit]" if result.finish_reason == "length" else "")
+            + (" [cut off at the answer limit]" if result.cut_off else "")
             + (" [failed the guard: rule-cleaned text kept]" if result.fell_back else ""),
             markup=False,
         )
@@ -172,7 +172,7 @@ def _summarise(console: Console, run: CleaningRun, path: Path, seconds: float) -
     )
     if run.lost_pages:
         console.print(f"warning: pages {', '.join(map(str, run.lost_pages))} could not be read and are left out")
-    cut = [r.index + 1 for r in run.checkpoint.ordered_results() if r.finish_reason == "length"]
+    cut = [r.index + 1 for r in run.checkpoint.ordered_results() if r.cut_off]
     fallbacks = [r.index + 1 for r in run.checkpoint.ordered_results() if r.fell_back]
     if fallbacks:
         console.print(

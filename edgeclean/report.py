@@ -60,7 +60,7 @@ def _decision(result: ChunkResult, record: dict) -> str:
     for field in DECISION_FIELDS:
         if record.get(field):
             return str(record[field])
-    return "cut off" if result.finish_reason == "length" else "kept"
+    return "cut off" if result.cut_off else "kept"
 
 
 def _chunk_section(result: ChunkResult, record: dict) -> str:

@@ -46,7 +46,7 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
         ("updated", _updated(checkpoint_file)),
         ("tokens", f"{answer_tokens:,} answer tokens, {answer_tokens / seconds:.0f} tok/s" if seconds else "none yet"),
     ]
-    cut = [str(r.index + 1) for r in results if r.finish_reason == "length"]
+    cut = [str(r.index + 1) for r in results if r.cut_off]
     if cut:
         rows.append(("cut off", f"chunks {', '.join(cut)} hit the answer limit"))
     fallbacks = [str(r.index + 1) for r in results if r.fell_back]
