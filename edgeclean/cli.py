@@ -29,6 +29,14 @@ app = typer.Typer(
 )
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DEFAULTS = CleanSettings()
+ModelOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="GGUF file path or known model name. [default: llama-3.2-1b-instruct-q4_k_m]",
+        envvar="EDGECLEAN_MODEL",
+        show_default=False,
+    ),
+]
 ThreadsOption = Annotated[
     Optional[int],
     typer.Option(
@@ -79,14 +87,7 @@ def clean(
             show_default=False,
         ),
     ] = None,
-    model: Annotated[
-        Optional[str],
-        typer.Option(
-            help="GGUF file path or known model name. [default: llama-3.2-1b-instruct-q4_k_m]",
-            envvar="EDGECLEAN_MODEL",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelOption = None,
     pages: Annotated[
         Optional[str], typer.Option(help="Pages to clean, e.g. 1-10,15. [default: all]", show_default=False)
     ] = None,
@@ -253,14 +254,7 @@ def status(
 
 @app.command()
 def doctor(
-    model: Annotated[
-        Optional[str],
-        typer.Option(
-            help="GGUF file path or known model name, as for clean. [default: llama-3.2-1b-instruct-q4_k_m]",
-            envvar="EDGECLEAN_MODEL",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelOption = None,
     probe: Annotated[bool, typer.Option("--probe", help="Load the model and time a short completion.")] = False,
     n_gpu_layers: Annotated[
         int, typer.Option(help="Layers to offload in the probe (-1 all).", envvar="EDGECLEAN_N_GPU_LAYERS")

@@ -91,33 +91,21 @@ def test_answers_are_the_models_own_words_unsliced(corpus, tiny_model, tmp_path)
     assert re.search(rf"\b{re.escape(first_word)}\b", chunk.text, re.IGNORECASE), "answer starts mid-word"
 
 
+def one_page_clean(corpus, model_path) -> list[str]:
+    """A `clean` of one page in small chunks: the shortest real run that still has several chunks."""
+    pdf = str(corpus / "docling" / "multi_page.pdf")
+    return ["clean", pdf, "--model", str(model_path), "--pages", "1", "--chunk-tokens", "150"]
+
+
 def test_greedy_runs_are_reproducible(corpus, tiny_model_path, tmp_path):
-    args = [
-        "clean",
-        str(corpus / "docling" / "multi_page.pdf"),
-        "--model",
-        str(tiny_model_path),
-        "--pages",
-        "1",
-        "--chunk-tokens",
-        "150",
-    ]
+    args = one_page_clean(corpus, tiny_model_path)
     assert run_cli(*args, "-o", "a.txt").returncode == 0
     assert run_cli(*args, "-o", "b.txt").returncode == 0
     assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text()
 
 
 def test_rerun_of_a_finished_run_changes_nothing(corpus, tiny_model_path, tmp_path):
-    args = [
-        "clean",
-        str(corpus / "docling" / "multi_page.pdf"),
-        "--model",
-        str(tiny_model_path),
-        "--pages",
-        "1",
-        "--chunk-tokens",
-        "150",
-    ]
+    args = one_page_clean(corpus, tiny_model_path)
     assert run_cli(*args).returncode == 0
     before = (tmp_path / "multi_page.clean.txt").stat().st_mtime_ns
     again = run_cli(*args)
