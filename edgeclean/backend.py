@@ -6,8 +6,8 @@ import logging
 import math
 import mmap
 import struct
-import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +29,18 @@ class Completion:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One prompt to complete and how."""
+
+    prompt: str
+    max_tokens: int
+    temperature: float = 0.0
+    seed: int = 0
+    only: str | None = None
+    """The answer can hold no other characters than these (None: any)."""
+
+
 class Model(Protocol):
     """What the pipeline needs from a model; tests may pass a recording fake."""
 
@@ -47,7 +59,30 @@ class Model(Protocol):
         """Continue ``prompt``; with ``only``, the answer can hold no other characters than these."""
         ...
 
+    def complete_many(
+        self, asks: deque[tuple[Hashable, Ask]], *, parallel: int, context: int, prefixes: Sequence[str] = ()
+    ) -> Iterator[tuple[Hashable, Completion]]:
+        """Answer ``(key, ask)`` pairs popped from the left of ``asks``, up to ``parallel`` at a time.
+
+        Yields ``(key, completion)`` as each finishes. ``asks`` is read again whenever a slot frees, so the
+        caller may add follow-ups between answers. ``context`` is the most tokens any prompt and its answer
+        need; ``prefixes``, texts many prompts start with (template and system prompt), are evaluated once.
+        """
+        ...
+
     def close(self) -> None: ...
+
+
+def complete_in_turn(model: Model, asks: deque[tuple[Hashable, Ask]]) -> Iterator[tuple[Hashable, Completion]]:
+    """``complete_many`` one ask at a time, for models with no batching of their own."""
+    while asks:
+        key, ask = asks.popleft()
+        yield key, model.complete(ask.prompt, ask.max_tokens, ask.temperature, ask.seed, ask.only)
+
+
+# The Llama object only loads the weights and tokenizes; every answer comes from a BatchEngine context, so its
+# own context stays as small as llama.cpp allows.
+_LOADER_CTX = 256
 
 
 class LlamaCppModel:
@@ -60,7 +95,9 @@ class LlamaCppModel:
         try:
             self._llama = llama_cpp.Llama(
                 model_path=str(self.path),
-                n_ctx=n_ctx,
+                n_ctx=_LOADER_CTX,
+                n_batch=_LOADER_CTX,
+                n_ubatch=_LOADER_CTX,
                 n_gpu_layers=n_gpu_layers,
                 n_threads=threads,
                 n_threads_batch=threads,
@@ -69,7 +106,7 @@ class LlamaCppModel:
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.path} ({error})") from None
         self.name = self.path.name
-        self.n_ctx = self._llama.n_ctx()
+        self.n_ctx = n_ctx
         self.n_ctx_train = self._llama._model.n_ctx_train()
         self.threads = threads
         self.device = _device(llama_cpp, n_gpu_layers)
@@ -78,7 +115,8 @@ class LlamaCppModel:
             log.warning("%s has no chat template; prompts use ChatML, which it may not understand", self.name)
         self.bos_token = self._token_text(self._llama.token_bos())
         self.eos_token = self._token_text(self._llama.token_eos())
-        self._masks: dict = {}
+        self._allowed_tokens: dict = {}
+        self._engine = None
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -91,91 +129,70 @@ class LlamaCppModel:
     def complete(
         self, prompt: str, max_tokens: int, temperature: float, seed: int, only: str | None = None
     ) -> Completion:
-        # The rendered template already carries BOS and special tokens; tokenizing it ourselves avoids a
-        # second BOS. reset() drops the previous chunk's cache so every chunk is evaluated the same way,
-        # which keeps greedy answers identical whether or not a run was resumed.
-        tokens = self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        room = self.n_ctx - len(tokens)
-        if room < 1:
-            raise ModelError(f"a prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
-        self._llama.reset()
-        self._llama.set_seed(seed)
-        started = time.perf_counter()
-        answer = self._llama.create_completion(
-            tokens,
-            max_tokens=min(max_tokens, room),
-            temperature=temperature,
-            top_k=0 if temperature == 0 else 40,
-            top_p=1.0 if temperature == 0 else 0.95,
-            min_p=0.0,
-            repeat_penalty=1.0,
-            seed=seed,
-            logits_processor=[self._only_processor(only)] if only else None,
-        )
-        choice, usage = answer["choices"][0], answer["usage"]
-        return Completion(
-            text=choice["text"],
-            finish_reason=choice["finish_reason"] or "stop",
-            prompt_tokens=usage["prompt_tokens"],
-            completion_tokens=usage["completion_tokens"],
-            seconds=time.perf_counter() - started,
-        )
+        ask = Ask(prompt, max_tokens, temperature, seed, only)
+        ((_, completion),) = self.complete_many(deque([(0, ask)]), parallel=1, context=self.n_ctx)
+        return completion
 
     def complete_many(
-        self, prompts: Sequence[tuple[str, int]], *, parallel: int, prefix: str = "", refill: bool = False
-    ) -> Iterator[tuple[int, Completion]]:
-        """Greedy answers to ``(prompt, max_tokens)`` pairs, ``parallel`` at a time in one context (see batch.py).
+        self, asks: deque[tuple[Hashable, Ask]], *, parallel: int, context: int, prefixes: Sequence[str] = ()
+    ) -> Iterator[tuple[Hashable, Completion]]:
+        engine = self._engine_for(parallel, min(context, self.n_ctx))
+        for prefix in prefixes:
+            engine.add_prefix(self._tokens(prefix))
 
-        Yields ``(i, completion)`` as each finishes. ``prefix``, the text every prompt starts with (template and
-        system prompt), is evaluated once per model and shared. ``refill=False`` needs at most ``parallel``
-        prompts: one fixed group, whose answers are the same each time that group is run.
-        """
+        def take():
+            if not asks:
+                return None
+            key, ask = asks.popleft()
+            return key, self._request(ask)
+
+        yield from engine.run(take, parallel=parallel)
+
+    def _request(self, ask: Ask):
         from .batch import Request
 
-        engine = self._engine(parallel, prefix)
-        requests = [Request(self._tokens(prompt), max_tokens) for prompt, max_tokens in prompts]
-        yield from engine.run(requests, refill=refill)
+        # The rendered template already carries BOS and special tokens; tokenizing it ourselves avoids a second BOS.
+        allowed = self._allowed(ask.only) if ask.only else None
+        return Request(self._tokens(ask.prompt), ask.max_tokens, ask.temperature, ask.seed, allowed)
 
     def _tokens(self, prompt: str) -> list[int]:
         return self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
-    def _engine(self, parallel: int, prefix: str):
+    def _engine_for(self, parallel: int, context: int):
+        """The cached engine when it has these slots and room enough; else a new one (the old one is freed first)."""
         from .batch import BatchEngine
 
-        engine = getattr(self, "_batch_engine", None)
-        if engine is not None and (engine.parallel, engine.prefix) == (parallel, self._tokens(prefix)):
+        engine = self._engine
+        if engine is not None and engine.parallel >= parallel and engine.n_ctx_per_seq >= context:
             return engine
         if engine is not None:
             engine.close()
-        self._batch_engine = BatchEngine(
-            self._llama, parallel=parallel, n_ctx_per_seq=self.n_ctx, threads=self.threads, prefix=self._tokens(prefix)
-        )
-        return self._batch_engine
+            self._engine = None
+        self._engine = BatchEngine(self._llama, parallel=parallel, n_ctx_per_seq=context, threads=self.threads)
+        return self._engine
 
-    def _only_processor(self, characters: str):
-        """A logits mask allowing only tokens made of ``characters``, and end-of-generation.
+    def _allowed(self, characters: str):
+        """A vocabulary mask of the tokens made only of ``characters``, and end-of-generation.
 
         A GBNF grammar would say the same, but llama.cpp checks a grammar against the whole vocabulary at every
         step: measured here at under 1 token/s against ~70 for a mask.
         """
         import numpy as np
 
-        if characters not in self._masks:
+        if characters not in self._allowed_tokens:
             allowed = set(characters)
             mask = np.zeros(self._llama.n_vocab(), dtype=bool)
             for token in range(len(mask)):
                 piece = self._llama.detokenize([token]).decode("utf-8", errors="replace")
                 mask[token] = bool(piece) and set(piece) <= allowed
             mask[self._llama.token_eos()] = True
-            self._masks[characters] = mask
-        mask = self._masks[characters]
-        return lambda input_ids, logits: np.where(mask, logits, -np.inf)
+            self._allowed_tokens[characters] = mask
+        return self._allowed_tokens[characters]
 
     def close(self) -> None:
-        engine = getattr(self, "_batch_engine", None)
-        if engine is not None:
-            engine.close()
-            self._batch_engine = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
         self._llama.close()
 
 

@@ -1,33 +1,33 @@
-"""Many greedy completions at once in one llama.cpp context, the shared prompt prefix evaluated once.
+"""Many completions at once in one llama.cpp context: continuous batching, shared prompt prefixes evaluated once.
 
 llama-cpp-python's high-level ``create_completion`` runs one sequence and re-detokenizes the answer on every
-token. Here K sequences (slots) decode together: each step is one ``llama_decode`` of a batch holding the next
-token of every active sequence (plus the prompts of sequences just started), each token tagged with its own
-seq_id. The prompt prefix (template + system prompt) lives once in the KV cache as sequence ``K`` and is
-shared into each slot with ``llama_memory_seq_cp``. Per token, Python does O(1) work: sample, append the
-token's bytes, decode UTF-8 once at the end.
+token. Here up to ``parallel`` sequences (slots) decode together: each step is one ``llama_decode`` of a batch
+holding the next token of every active sequence plus the prompts of sequences just started, each token tagged
+with its own seq_id. A slot that finishes takes the next waiting request at once (continuous batching).
+Per token, Python does O(1) work: sample, append the token's bytes; the text is decoded once at the end.
 
-Determinism: greedy answers are a pure function of the inputs *and of the batch they were computed in* —
-batched matmuls and attention sums over the cache can round differently when other sequences share the batch
-or sit elsewhere in the cache. ``run(requests, refill=False)`` (a fixed group: all start together, a finished
-slot stays empty) gives the same bytes every time the same group is run, which is what resume relies on.
-``refill=True`` is continuous batching (a waiting request takes a slot as soon as one frees): faster when
-answer lengths differ, but an answer may depend on which requests happened to be in flight.
+Prefixes (chat template + system prompt) are evaluated once, their KV cells saved with
+``llama_state_seq_get_data`` and restored into a slot whose prompt starts with them.
 
-Measured with SmolLM2-135M on CPU: K=1 here equals the high-level API token for token; a group of 4 gives the
-same bytes on every run and after kill + resume; but a K=4 answer is not always the K=1 answer (one chunk
-diverged after ~25 words), which is why ``parallel`` is part of the checkpoint fingerprint.
+Determinism: every slot has its own KV stream (``kv_unified = False``). Measured on the CPU build with
+SmolLM2-135M, an answer is then byte-identical whatever else shares the batch: one at a time, 3 or 4 at a
+time, in any order, with or without refilling slots, and equal to the high-level API. With one unified cache
+it is not (cells of other sequences change the rounding of attention sums; 7 of 8 answers diverged), which
+would make a resumed run differ from an uninterrupted one. GPU kernels that pick a different algorithm by
+batch size may still round differently; that is untested here.
 """
 
 from __future__ import annotations
 
 import ctypes
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
 from .backend import Completion
 from .errors import ModelError
+
+CONTEXT_ROUNDING = 256  # llama.cpp pads the attended cells to 256 anyway
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,17 @@ class Request:
     """The whole prompt, already tokenized (template, special tokens and BOS included)."""
     max_tokens: int
     """Most answer tokens; the answer also stops at an end-of-generation token or a full context."""
+    temperature: float = 0.0
+    """0 is greedy; above 0, top-k 40 / top-p 0.95 sampling seeded with ``seed``."""
+    seed: int = 0
+    allowed: object = None
+    """A numpy bool array over the vocabulary: only these tokens may be chosen (None: any)."""
 
 
 @dataclass
 class _Slot:
     seq: int
-    index: int = -1
+    key: Hashable = None
     request: Request | None = None
     pieces: list[bytes] = field(default_factory=list)
     next_token: int = -1
@@ -49,6 +54,7 @@ class _Slot:
     limit: int = 0
     logit_row: int = -1
     started: float = 0.0
+    sampler: object = None
 
     @property
     def busy(self) -> bool:
@@ -56,58 +62,70 @@ class _Slot:
 
 
 class BatchEngine:
-    """One llama.cpp context with ``parallel`` sequence slots on a model already loaded by ``llama_cpp.Llama``."""
+    """One llama.cpp context with ``parallel`` slots of ``n_ctx_per_seq`` tokens each, on an already loaded model."""
 
-    def __init__(self, llama, *, parallel: int, n_ctx_per_seq: int, threads: int, prefix: list[int]):
+    def __init__(self, llama, *, parallel: int, n_ctx_per_seq: int, threads: int):
         import llama_cpp
 
         self._lib = llama_cpp
         self.parallel = parallel
-        self.n_ctx_per_seq = n_ctx_per_seq
-        self.prefix = list(prefix)
+        self.n_ctx_per_seq = _round_up(n_ctx_per_seq, CONTEXT_ROUNDING)
         self._model = llama._model.model
         self._vocab = llama._model.vocab
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = _round_up(len(self.prefix) + parallel * (n_ctx_per_seq - len(self.prefix)), 256)
+        params.n_ctx = parallel * self.n_ctx_per_seq
         params.n_batch = params.n_ctx
         params.n_ubatch = 512
-        params.n_seq_max = parallel + 1  # the slots, and the prefix as its own sequence
-        params.kv_unified = True  # one cache, so the prefix cells can be shared, not copied per slot
+        params.n_seq_max = parallel
+        params.kv_unified = False  # a KV stream per slot: answers do not depend on their batch-mates
         params.n_threads = params.n_threads_batch = threads
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as the high-level Llama runs
         params.no_perf = True
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
         if not self._ctx:
-            raise ModelError(f"llama.cpp could not create a {params.n_ctx}-token context for {parallel} sequences")
-        self.n_ctx = params.n_ctx
+            raise ModelError(
+                f"llama.cpp could not create a {params.n_ctx}-token context for {parallel} sequences "
+                "(out of memory?); lower --parallel or --ctx"
+            )
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(params.n_batch, 0, 1)
         self._batch_capacity = params.n_batch
-        self._sampler = llama_cpp.llama_sampler_init_greedy()
+        self._greedy = llama_cpp.llama_sampler_init_greedy()
         self._piece = ctypes.create_string_buffer(256)
-        self._prefix_seq = parallel
-        if self.prefix:
-            self._decode([(token, position, self._prefix_seq, False) for position, token in enumerate(self.prefix)])
+        self._prefixes: dict[tuple[int, ...], bytes] = {}
 
-    def run(self, requests: Sequence[Request], *, refill: bool = False) -> Iterator[tuple[int, Completion]]:
-        """Yield ``(i, completion)`` for each request as it finishes (not in order).
+    def add_prefix(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens`` once and keep their KV cells for every later prompt that starts with them."""
+        key = tuple(tokens)
+        if not key or key in self._prefixes or len(key) >= self.n_ctx_per_seq:
+            return
+        self._lib.llama_memory_seq_rm(self._memory, 0, -1, -1)
+        self._decode([(token, position, 0, False) for position, token in enumerate(key)])
+        size = self._lib.llama_state_seq_get_size(self._ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = self._lib.llama_state_seq_get_data(self._ctx, buffer, size, 0)
+        self._lib.llama_memory_seq_rm(self._memory, 0, -1, -1)
+        self._prefixes[key] = bytes(buffer[:written])
 
-        ``refill=False`` runs ``requests`` (at most ``parallel`` of them) as one fixed group;
-        ``refill=True`` starts a waiting request in a slot as soon as one frees (continuous batching).
+    def run(
+        self, take: Callable[[], tuple[Hashable, Request] | None], *, parallel: int | None = None
+    ) -> Iterator[tuple[Hashable, Completion]]:
+        """Yield ``(key, completion)`` as each request finishes, taking requests from ``take()`` while slots free.
+
+        ``take`` returns the next ``(key, request)`` or None when none waits; it is called again whenever a
+        slot is free, so a caller may queue follow-up requests between the answers it is given. ``parallel``
+        uses only that many of the slots.
         """
-        if not refill and len(requests) > self.parallel:
-            raise ValueError(f"a fixed group holds at most {self.parallel} requests, not {len(requests)}")
-        waiting = list(enumerate(requests))[::-1]
-        slots = [_Slot(seq) for seq in range(self.parallel)]
+        slots = [_Slot(seq) for seq in range(min(parallel or self.parallel, self.parallel))]
         self._clear_slots()
         try:
             while True:
                 entries = []
-                if refill or not any(slot.busy for slot in slots):
-                    for slot in slots:
-                        if not slot.busy and waiting:
-                            entries += self._start(slot, *waiting.pop())
-                            slot.logit_row = len(entries) - 1  # the prompt's last token gives the logits
+                for slot in slots:
+                    if not slot.busy and (waiting := take()) is not None:
+                        entries += self._start(slot, *waiting)
+                        slot.logit_row = len(entries) - 1  # the prompt's last token gives the logits
                 for slot in slots:
                     if slot.busy and slot.next_token >= 0:
                         slot.logit_row = len(entries)
@@ -117,29 +135,57 @@ class BatchEngine:
                     return
                 self._decode(entries)
                 for slot in slots:
-                    if slot.busy:
-                        done = self._advance(slot)
-                        if done is not None:
-                            yield done
+                    if slot.busy and (done := self._advance(slot)) is not None:
+                        yield done
         finally:
+            for slot in slots:
+                self._free_sampler(slot)
             self._clear_slots()
 
-    def _start(self, slot: _Slot, index: int, request: Request) -> list[tuple[int, int, int, bool]]:
-        shared = _common_prefix(self.prefix, request.tokens[:-1])  # at least one token left to give logits
+    def _start(self, slot: _Slot, key: Hashable, request: Request) -> list[tuple[int, int, int, bool]]:
         room = self.n_ctx_per_seq - len(request.tokens)
         if room < 1:
             raise ModelError(f"a prompt of {len(request.tokens)} tokens does not fit {self.n_ctx_per_seq} tokens")
-        self._lib.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
-        if shared:
-            self._lib.llama_memory_seq_cp(self._memory, self._prefix_seq, slot.seq, 0, shared)
-        slot.index, slot.request, slot.pieces = index, request, []
+        shared = self._restore_prefix(slot.seq, request.tokens)
+        slot.key, slot.request, slot.pieces = key, request, []
         slot.limit, slot.started, slot.next_token = min(request.max_tokens, room), time.perf_counter(), -1
+        slot.sampler = self._sampler(request)
         rest = request.tokens[shared:]
         slot.position = len(request.tokens)
         return [(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)]
 
-    def _advance(self, slot: _Slot) -> tuple[int, Completion] | None:
-        token = self._lib.llama_sampler_sample(self._sampler, self._ctx, slot.logit_row)
+    def _restore_prefix(self, seq: int, tokens: list[int]) -> int:
+        """Put the longest saved prefix of ``tokens`` into ``seq``'s cells; return how many tokens it covers."""
+        self._lib.llama_memory_seq_rm(self._memory, seq, -1, -1)
+        best, state = 0, b""
+        for prefix, saved in self._prefixes.items():
+            shared = _common_prefix(prefix, tokens)
+            if shared > best:
+                best, state = shared, saved
+        best = min(best, len(tokens) - 1)  # at least one prompt token left to give logits
+        if best <= 0:
+            return 0
+        source = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if self._lib.llama_state_seq_set_data(self._ctx, source, len(state), seq) == 0:
+            raise ModelError("llama.cpp could not restore a saved prompt prefix")
+        self._lib.llama_memory_seq_rm(self._memory, seq, best, -1)  # keep only what this prompt shares
+        return best
+
+    def _sampler(self, request: Request):
+        if request.temperature == 0:
+            return None
+        lib = self._lib
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(40))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(0.95, 1))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(request.temperature))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(request.seed & 0xFFFFFFFF))
+        return chain
+
+    def _advance(self, slot: _Slot) -> tuple[Hashable, Completion] | None:
+        if slot.request.allowed is not None:
+            self._mask_logits(slot.logit_row, slot.request.allowed)
+        token = self._lib.llama_sampler_sample(slot.sampler or self._greedy, self._ctx, slot.logit_row)
         if self._lib.llama_vocab_is_eog(self._vocab, token):
             return self._finish(slot, "stop")
         slot.pieces.append(self._token_bytes(token))
@@ -148,7 +194,14 @@ class BatchEngine:
         slot.next_token = token
         return None
 
-    def _finish(self, slot: _Slot, reason: str) -> tuple[int, Completion]:
+    def _mask_logits(self, row: int, allowed) -> None:
+        import numpy as np
+
+        pointer = self._lib.llama_get_logits_ith(self._ctx, row)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+        logits[~allowed] = -np.inf
+
+    def _finish(self, slot: _Slot, reason: str) -> tuple[Hashable, Completion]:
         request = slot.request
         completion = Completion(
             text=b"".join(slot.pieces).decode("utf-8", errors="ignore"),
@@ -158,8 +211,14 @@ class BatchEngine:
             seconds=time.perf_counter() - slot.started,
         )
         self._lib.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
+        self._free_sampler(slot)
         slot.request, slot.next_token = None, -1
-        return slot.index, completion
+        return slot.key, completion
+
+    def _free_sampler(self, slot: _Slot) -> None:
+        if slot.sampler is not None:
+            self._lib.llama_sampler_free(slot.sampler)
+            slot.sampler = None
 
     def _token_bytes(self, token: int) -> bytes:
         length = self._lib.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
@@ -188,13 +247,13 @@ class BatchEngine:
 
     def close(self) -> None:
         if self._ctx is not None:
-            self._lib.llama_sampler_free(self._sampler)
+            self._lib.llama_sampler_free(self._greedy)
             self._lib.llama_batch_free(self._batch)
             self._lib.llama_free(self._ctx)
             self._ctx = None
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def _common_prefix(a, b) -> int:
     length = 0
     for x, y in zip(a, b, strict=False):
         if x != y:

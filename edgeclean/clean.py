@@ -10,9 +10,11 @@ import hashlib
 import logging
 import math
 import re
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
-from .backend import Completion, Model
+from .backend import Ask, Completion, Model
 from .checkpoint import ChunkResult
 from .chunk import Chunk
 from .guard import STOP_WORDS, GuardLimits, check, words
@@ -24,7 +26,7 @@ from .prompt import (
     render_chat,
     strip_acknowledgement,
 )
-from .settings import CleanSettings
+from .settings import CONTEXT_SLACK, CleanSettings
 
 log = logging.getLogger("edgeclean.clean")
 
@@ -54,17 +56,64 @@ class _Answer:
     vetoed: int = 0  # sentences the model chose to drop that read as prose, so were kept
 
 
+# One chunk's exchange with the model: yields each Ask, is sent back its Completion, returns the ChunkResult.
+Steps = Generator[Ask, Completion, ChunkResult]
+Asking = Generator[Ask, Completion, _Answer]  # one answer, asked for and read
+
+
 def clean_chunk(
     model: Model | None, chunk: Chunk, settings: CleanSettings, limits: GuardLimits | None = None
 ) -> ChunkResult:
     """Clean one chunk: by rules alone, or by guarded model answers falling back to the rules' text."""
+    return next(clean_chunks(model, [chunk], settings, parallel=1, limits=limits))
+
+
+def clean_chunks(
+    model: Model | None,
+    chunks: Iterable[Chunk],
+    settings: CleanSettings,
+    *,
+    parallel: int = 1,
+    limits: GuardLimits | None = None,
+) -> Iterator[ChunkResult]:
+    """Clean ``chunks`` with up to ``parallel`` answers decoding together; yield each result as its chunk is done.
+
+    Results come in the order chunks finish, not their order. A chunk's retry goes to the front of the queue,
+    so the chunks in flight finish before new ones start.
+    """
+    in_flight: dict[int, Steps] = {}
+    asks: deque[tuple[int, Ask]] = deque()
+    for chunk in chunks:
+        steps = cleaning_steps(model, chunk, settings, limits)
+        try:
+            asks.append((chunk.index, next(steps)))
+        except StopIteration as done:  # rule-cleaned: no model needed
+            yield done.value
+            continue
+        in_flight[chunk.index] = steps
+    if not asks:
+        return
+    answers = model.complete_many(
+        asks, parallel=parallel, context=_context_needed(model, settings, asks), prefixes=_prefixes(model, settings)
+    )
+    for index, completion in answers:
+        try:
+            asks.appendleft((index, in_flight[index].send(completion)))
+        except StopIteration as done:
+            del in_flight[index]
+            yield done.value
+
+
+def cleaning_steps(
+    model: Model | None, chunk: Chunk, settings: CleanSettings, limits: GuardLimits | None = None
+) -> Steps:
     if settings.mode == "rules" or model is None:
         return _result(chunk, settings, chunk.text, "rules", [], [])
     ask = _ask_select if settings.mode == "select" else _ask_rewrite
     limits = limits or (SELECT_LIMITS if settings.mode == "select" else GuardLimits())
     answers, attempts = [], []
     for strict in (False, True):
-        answer = ask(model, chunk, settings, strict)
+        answer = yield from ask(model, chunk, settings, strict)
         verdict = check(chunk.text, answer.text, limits)
         answers.append(answer)
         attempts.append(
@@ -82,34 +131,21 @@ def clean_chunk(
     return _result(chunk, settings, chunk.text, "fallback", answers, attempts)
 
 
-def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> _Answer:
-    prompt = render_chat(
-        model.chat_template,
-        chunk.text,
-        bos_token=model.bos_token,
-        eos_token=model.eos_token,
-        system_prompt=STRICT_PROMPT if strict else SYSTEM_PROMPT,
-    )
+def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
+    prompt = _render(model, chunk.text, STRICT_PROMPT if strict else SYSTEM_PROMPT)
     longest = min(settings.max_answer_tokens(chunk.tokens), math.ceil(REWRITE_TOKEN_RATIO * chunk.tokens) + 16)
-    completion = model.complete(prompt, max_tokens=longest, temperature=settings.temperature, seed=settings.seed)
+    completion = yield Ask(prompt, longest, settings.temperature, settings.seed)
     if completion.finish_reason == "length":
         log.info("chunk %d (pages %s): the answer hit its token limit and may be cut off", chunk.index + 1, chunk.pages)
     text, stripped = strip_acknowledgement(completion.text, chunk.text)
     return _Answer(text, completion, stripped)
 
 
-def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> _Answer:
+def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
     paragraphs = split_sentences(chunk.text)
     numbered = "\n".join(f"{n}: {s}" for n, s in enumerate((s for p in paragraphs for s in p), start=1))
-    prompt = render_chat(
-        model.chat_template,
-        numbered,
-        bos_token=model.bos_token,
-        eos_token=model.eos_token,
-        system_prompt=STRICT_SELECT_PROMPT if strict else SELECT_PROMPT,
-    )
-    completion = model.complete(
-        prompt,
+    completion = yield Ask(
+        _render(model, numbered, STRICT_SELECT_PROMPT if strict else SELECT_PROMPT),
         max_tokens=4 * min(SELECT_MAX_NUMBERS, sum(len(p) for p in paragraphs)) + 4,
         temperature=settings.temperature,
         seed=settings.seed,
@@ -120,6 +156,33 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
     allowed = {n for n in chosen if n in numbered_sentences and not reads_as_prose(numbered_sentences[n])}
     vetoed = len({n for n in chosen if n in numbered_sentences} - allowed)
     return _Answer(drop_sentences(paragraphs, allowed), completion, vetoed=vetoed)
+
+
+def _render(model: Model, user_text: str, system_prompt: str) -> str:
+    template, bos, eos = model.chat_template, model.bos_token, model.eos_token
+    return render_chat(template, user_text, bos_token=bos, eos_token=eos, system_prompt=system_prompt)
+
+
+def _system_prompts(settings: CleanSettings) -> tuple[str, str]:
+    return (SELECT_PROMPT, STRICT_SELECT_PROMPT) if settings.mode == "select" else (SYSTEM_PROMPT, STRICT_PROMPT)
+
+
+def _prefixes(model: Model, settings: CleanSettings) -> list[str]:
+    """What every prompt of this mode starts with: the template and system prompt, up to the chunk's text."""
+    return [_render(model, _USER_MARK, prompt).split(_USER_MARK)[0] for prompt in _system_prompts(settings)]
+
+
+def _context_needed(model: Model, settings: CleanSettings, asks: Iterable[tuple[int, Ask]]) -> int:
+    """The most tokens a prompt and its answer take, retries' longer system prompt included.
+
+    Select answers are a few dozen tokens, so a context sized to them needs far less memory than --ctx.
+    """
+    normal, strict = (model.count_tokens(_render(model, "", prompt)) for prompt in _system_prompts(settings))
+    longest = max(model.count_tokens(ask.prompt) + ask.max_tokens for _, ask in asks)
+    return min(model.n_ctx, longest + max(0, strict - normal) + CONTEXT_SLACK)
+
+
+_USER_MARK = "\ue000"  # stands in for the chunk's text when cutting a rendered prompt at the user's message
 
 
 def reads_as_prose(sentence: str) -> bool:

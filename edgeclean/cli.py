@@ -19,7 +19,8 @@ from rich.console import Console
 
 from . import __version__
 from .errors import EdgecleanError
-from .settings import MODES, CleanSettings
+from .hardware import PARALLEL_CPU, PARALLEL_GPU
+from .settings import MAX_PARALLEL, MODES, CleanSettings
 
 app = typer.Typer(
     help="Turn PDFs into clean, podcast-ready text with a small local model, entirely offline.",
@@ -55,6 +56,8 @@ Examples:
   edgeclean clean paper.pdf --model models/SmolLM2-135M-Instruct.Q4_1.gguf
 
   edgeclean clean paper.pdf -o - > paper.txt      # text to stdout
+
+  edgeclean clean paper.pdf --parallel 8          # decode 8 chunks at once
 
 An interrupted run resumes when the same command is run again.
 """
@@ -119,6 +122,16 @@ def clean(
         int, typer.Option(help="Layers to offload to a GPU (-1 all, 0 none).", envvar="EDGECLEAN_N_GPU_LAYERS")
     ] = DEFAULTS.n_gpu_layers,
     threads: ThreadsOption = None,
+    parallel: Annotated[
+        Optional[int],
+        typer.Option(
+            help=f"Chunks decoded at once in one context. [default: {PARALLEL_CPU} on a CPU, {PARALLEL_GPU} on a GPU]",
+            envvar="EDGECLEAN_PARALLEL",
+            min=1,
+            max=MAX_PARALLEL,
+            show_default=False,
+        ),
+    ] = None,
     require_gpu: Annotated[
         bool, typer.Option(help="Fail rather than run on the CPU when no GPU offload is available.")
     ] = False,
@@ -163,6 +176,7 @@ def clean(
         n_gpu_layers=n_gpu_layers,
         require_gpu=require_gpu,
         threads=threads,
+        parallel=parallel,
         pages=pages,
         max_chars=max_chars,
         mode=mode.value,

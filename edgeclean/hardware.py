@@ -1,4 +1,4 @@
-"""How many CPUs this process may really use: affinity and cgroup quota, not the host's core count."""
+"""What the hardware allows: CPUs this process may really use (affinity, cgroup quota), chunks to decode at once."""
 
 from __future__ import annotations
 
@@ -42,3 +42,17 @@ def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> int | None:
 
 def _whole_cpus(quota: int, period: int) -> int:
     return max(1, math.ceil(quota / period))
+
+
+# Chunks decoded together. On a CPU, decoding is bound by reading the weights from memory once per step, so a
+# few sequences share each read: measured on 2 cores with SmolLM2-135M, 4 at once gave about 1.8x the tokens/s
+# of one, and 8 little more. A GPU has the compute to spare for many more; each sequence costs its own KV cache.
+PARALLEL_CPU = 4
+PARALLEL_GPU = 16
+
+
+def default_parallel(device: str) -> tuple[int, str]:
+    """Return ``(chunks decoded at once, why)`` for a model running on ``device``."""
+    if device == "CPU":
+        return PARALLEL_CPU, "the default on a CPU"
+    return PARALLEL_GPU, f"the default on {device}"

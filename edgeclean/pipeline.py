@@ -14,10 +14,10 @@ from . import __version__
 from .backend import LlamaCppModel, Model, gpu_offload_supported
 from .checkpoint import Checkpoint, ChunkResult
 from .chunk import Chunk, chunk_pages
-from .clean import clean_chunk, prompt_overhead, text_sha256
+from .clean import clean_chunks, prompt_overhead, text_sha256
 from .errors import InputError, ModelError, OutputError, SettingsError
 from .extract import Page, PdfDocument, limit_characters, parse_page_ranges
-from .hardware import usable_cpus
+from .hardware import default_parallel, usable_cpus
 from .models import file_sha256, resolve_model
 from .output import STDOUT, check_writable, join_chunks, remove_stale_temporaries, write_atomically
 from .preclean import PageCleaner, PrecleanOptions
@@ -105,6 +105,7 @@ class CleaningRun:
         self.output = Path(output) if output is not None else default_output(self.pdf)
         self.checkpoint_path = checkpoint_path(self.output, self.pdf)
         self.stats = RunStats()
+        self.parallel, self.parallel_why = self._parallel()
         self.page_count = document.page_count
         self.chunk_tokens = self._chunk_budget()
         self.chunks = self._chunk(document)
@@ -114,6 +115,11 @@ class CleaningRun:
         self.checkpoint = Checkpoint.open(self.checkpoint_path, self._fingerprint(), len(self.chunks), restart=restart)
         self._check_resumed_chunks()
         self.resumed_at = len(self.checkpoint.results)
+
+    def _parallel(self) -> tuple[int, str]:
+        if self.settings.parallel:
+            return self.settings.parallel, "--parallel"
+        return default_parallel(self.model.device) if self.model else (1, "no model")
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text) if self.model else len(_ROUGH_TOKEN.findall(text))
@@ -172,6 +178,7 @@ class CleaningRun:
                 ALL_PROMPTS + ((self.model.chat_template or "") if self.model else "") + PINNED_DATE.isoformat()
             ),
             "chunk_tokens": self.chunk_tokens,
+            "parallel": self.parallel,
             **{key: value for key, value in self.settings.result_fields().items() if key != "chunk_tokens"},
         }
 
@@ -185,9 +192,11 @@ class CleaningRun:
         return [chunk for chunk in self.chunks if chunk.index not in self.checkpoint.results]
 
     def results(self) -> Iterator[ChunkResult]:
-        """Clean each chunk not yet in the checkpoint, making it durable before moving to the next."""
-        for chunk in self.pending:
-            result = clean_chunk(self.model, chunk, self.settings)
+        """Clean the chunks not yet in the checkpoint, ``parallel`` at a time, each made durable as it finishes.
+
+        Chunks finish out of order; the checkpoint keeps them by index and the output is written in order.
+        """
+        for result in clean_chunks(self.model, self.pending, self.settings, parallel=self.parallel):
             self.checkpoint.record(result)
             self.stats.add(result)
             yield result

@@ -124,7 +124,10 @@ def _describe(console: Console, run: CleaningRun, settings: CleanSettings) -> No
         f"pages {run.chunks[0].first_page}-{run.chunks[-1].last_page} of {run.page_count}, --mode {settings.mode}"
     )
     if model is not None:
-        console.print(f"model {model.name} on {model.device}, {threads} threads ({why}), context {model.n_ctx}")
+        console.print(
+            f"model {model.name} on {model.device}, {threads} threads ({why}), context {model.n_ctx}, "
+            f"{run.parallel} chunks at once ({run.parallel_why})"
+        )
     if run.resumed_at:
         console.print(f"resumed at chunk {run.resumed_at + 1}/{len(run.chunks)} from {run.checkpoint_path}")
 

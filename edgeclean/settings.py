@@ -26,6 +26,8 @@ class CleanSettings:
     """Fail instead of running on the CPU when llama.cpp has no GPU offload."""
     threads: int | None = None
     """CPU threads; None uses the CPUs this process may actually run on."""
+    parallel: int | None = None
+    """Chunks decoded together in one context; None chooses from the device (see hardware.default_parallel)."""
     pages: str | None = None
     """Pages to clean, like "1-10,15"; None is all pages."""
     max_chars: int | None = None
@@ -42,6 +44,8 @@ class CleanSettings:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise SettingsError(f"--mode {self.mode!r}: use one of {', '.join(MODES)}")
+        if self.parallel is not None and not 1 <= self.parallel <= MAX_PARALLEL:
+            raise SettingsError(f"--parallel {self.parallel}: use 1 to {MAX_PARALLEL}")
 
     @property
     def needs_model(self) -> bool:
@@ -56,12 +60,17 @@ class CleanSettings:
         return math.floor(room / (1 + self.answer_ratio))
 
     def result_fields(self) -> dict:
-        """The settings that change the cleaned text (threads and GPU layers only change speed)."""
+        """The settings that change the cleaned text (threads and GPU layers only change speed).
+
+        ``parallel`` is left out here because its default is resolved later; the run's fingerprint holds the
+        resolved value.
+        """
         fields = asdict(self)
-        for speed_only in ("threads", "n_gpu_layers", "require_gpu"):
+        for speed_only in ("threads", "n_gpu_layers", "require_gpu", "parallel"):
             fields.pop(speed_only)
         return fields
 
 
+MAX_PARALLEL = 64
 # Tokenizing a chunk inside the template can merge or split a few tokens at the seams.
 CONTEXT_SLACK = 8

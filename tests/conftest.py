@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeclean.backend import Completion
+from edgeclean.backend import Completion, complete_in_turn
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("EDGECLEAN_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -73,6 +73,10 @@ class RecordingModel:
         user = prompt.split("<|im_start|>user\n", 1)[1].rsplit("<|im_end|>", 1)[0]
         text = self.answer(user)
         return Completion(text, "stop", self.count_tokens(prompt), self.count_tokens(text), 0.01)
+
+    def complete_many(self, asks, *, parallel, context, prefixes=()):
+        self.parallel, self.context = parallel, context
+        return complete_in_turn(self, asks)
 
     def close(self) -> None:
         self.closed = True

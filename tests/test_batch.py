@@ -1,15 +1,19 @@
-"""The batched low-level engine with the real tiny model: same answers, right limits, resumable byte for byte."""
+"""The batched low-level engine with the real tiny model: the high-level API's answers, whatever the batch."""
+
+from collections import deque
 
 import pytest
 
+from edgeclean.backend import Ask
 from edgeclean.chunk import chunk_pages
+from edgeclean.clean import SELECT_ANSWER
 from edgeclean.extract import PdfDocument
 from edgeclean.prompt import render_chat
 
 pytestmark = pytest.mark.model
 
-LIMIT = 48
-_USER_MARK = "\ue000"  # stands in for the chunk text when cutting the rendered prompt at the user's message
+LIMIT = 64
+_USER_MARK = "\ue000"
 
 
 def _prompt_text(model, user_text):
@@ -20,7 +24,7 @@ def _prompt_text(model, user_text):
 def prompts(tiny_model, corpus):
     document = PdfDocument(corpus / "kd-survey-2402.13116v4.pdf")
     try:
-        chunks = list(chunk_pages(document.pages([1, 2, 3]), tiny_model.count_tokens, 150))[:4]
+        chunks = list(chunk_pages(document.pages([1, 2, 3, 4]), tiny_model.count_tokens, 150))[:6]
     finally:
         document.close()
     return [_prompt_text(tiny_model, chunk.text) for chunk in chunks]
@@ -31,36 +35,99 @@ def prefix(tiny_model):
     return _prompt_text(tiny_model, _USER_MARK).split(_USER_MARK)[0]
 
 
-def _many(model, prompts, limits, parallel, prefix):
-    return dict(model.complete_many(list(zip(prompts, limits, strict=True)), parallel=parallel, prefix=prefix))
+@pytest.fixture(scope="module")
+def high_level(tiny_model_path):
+    """llama-cpp-python's own high-level API on the same file: what 'the model's answer' means."""
+    import llama_cpp
+
+    llama = llama_cpp.Llama(model_path=str(tiny_model_path), n_ctx=2048, n_threads=2, verbose=False)
+    yield llama
+    llama.close()
 
 
-def test_one_at_a_time_equals_the_high_level_path(tiny_model, prompts, prefix):
-    for prompt in prompts[:2]:
-        expected = tiny_model.complete(prompt, LIMIT, 0.0, 0)
-        (got,) = _many(tiny_model, [prompt], [LIMIT], 1, prefix).values()
-        assert (got.text, got.finish_reason, got.completion_tokens) == (
-            expected.text,
-            expected.finish_reason,
-            expected.completion_tokens,
-        )
-        assert got.prompt_tokens == expected.prompt_tokens
+def _high_level_answer(llama, prompt, limit, logits_processor=None):
+    tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
+    llama.reset()
+    answer = llama.create_completion(
+        tokens, max_tokens=limit, temperature=0, top_k=0, top_p=1, min_p=0, repeat_penalty=1,
+        logits_processor=logits_processor,
+    )  # fmt: skip
+    return answer["choices"][0]["text"], answer["choices"][0]["finish_reason"]
 
 
-def test_a_group_of_four_is_deterministic(tiny_model, prompts, prefix):
-    first = _many(tiny_model, prompts, [LIMIT] * 4, 4, prefix)
-    second = _many(tiny_model, prompts, [LIMIT] * 4, 4, prefix)
-    assert [first[i].text for i in range(4)] == [second[i].text for i in range(4)]
-    # Not asserted: equality with one-at-a-time answers. It held for these 48-token answers, but a longer
-    # answer (test_cli's multi_page chunk) diverged after ~25 words: batching changes the rounding.
+def _many(model, asks, parallel, prefix=None):
+    queue = deque(enumerate(asks))
+    return dict(model.complete_many(queue, parallel=parallel, context=2048, prefixes=[prefix] if prefix else []))
 
 
-def test_each_sequence_keeps_its_own_limit_and_finish_reason(tiny_model, prompts, prefix):
+def test_one_at_a_time_equals_the_high_level_api(tiny_model, high_level, prompts, prefix):
+    got = _many(tiny_model, [Ask(p, LIMIT) for p in prompts[:2]], 1, prefix)
+    for i, prompt in enumerate(prompts[:2]):
+        assert (got[i].text, got[i].finish_reason) == _high_level_answer(high_level, prompt, LIMIT)
+        assert got[i].completion_tokens == LIMIT
+        assert got[i].prompt_tokens == len(high_level.tokenize(prompt.encode(), add_bos=False, special=True))
+
+
+def test_an_answer_does_not_depend_on_its_batch(tiny_model, prompts, prefix):
+    """Resume relies on this: a chunk's answer must not change with what else was decoding beside it."""
+    asks = [Ask(p, LIMIT) for p in prompts]
+    alone = _many(tiny_model, asks, 1)
+    four = _many(tiny_model, asks, 4, prefix)
+    three_reversed = _many(tiny_model, asks[::-1], 3, prefix)
+    assert [four[i].text for i in range(6)] == [alone[i].text for i in range(6)]
+    assert [three_reversed[5 - i].text for i in range(6)] == [alone[i].text for i in range(6)]
+    assert len({alone[i].text for i in range(6)}) == 6
+
+
+def test_a_mask_allows_only_its_characters_as_the_high_level_mask_does(tiny_model, high_level, prompts):
+    import numpy as np
+
+    got = _many(tiny_model, [Ask(p, 24, only=SELECT_ANSWER) for p in prompts[:3]], 3)
+    mask = tiny_model._allowed(SELECT_ANSWER)
+    processor = [lambda ids, logits: np.where(mask, logits, -np.inf)]
+    for i in range(3):
+        assert set(got[i].text) <= set(SELECT_ANSWER)
+        assert (got[i].text, got[i].finish_reason) == _high_level_answer(high_level, prompts[i], 24, processor)
+    unmasked = _many(tiny_model, [Ask(prompts[0], 24)], 1)[0].text
+    assert not set(unmasked) <= set(SELECT_ANSWER)  # without the mask the model writes words
+
+
+def test_each_sequence_keeps_its_own_limit_and_finish_reason(tiny_model, high_level, prompts, prefix):
     stop_prompt = _prompt_text(tiny_model, "Hello.")
-    expected_stop = tiny_model.complete(stop_prompt, 200, 0.0, 0)
+    expected_stop = _high_level_answer(high_level, stop_prompt, 200)
     limits = [5, 17, 200, 40]
-    got = _many(tiny_model, [prompts[0], prompts[1], stop_prompt, prompts[2]], limits, 4, prefix)
+    asks = [Ask(prompts[0], 5), Ask(prompts[1], 17), Ask(stop_prompt, 200), Ask(prompts[2], 40)]
+    got = _many(tiny_model, asks, 4, prefix)
     for i in (0, 1, 3):
         assert (got[i].finish_reason, got[i].completion_tokens) == ("length", limits[i])
-    assert expected_stop.finish_reason == "stop"
-    assert (got[2].finish_reason, got[2].text) == ("stop", expected_stop.text)
+    assert expected_stop[1] == "stop"
+    assert (got[2].text, got[2].finish_reason) == expected_stop
+
+
+def test_follow_up_asks_join_while_others_decode(tiny_model, prompts):
+    """Continuous batching: an ask queued after an answer arrives takes the freed slot, and answers the same."""
+    queue = deque([(0, Ask(prompts[0], 8)), (1, Ask(prompts[1], LIMIT))])
+    order = []
+    for key, completion in tiny_model.complete_many(queue, parallel=2, context=2048):
+        order.append(key)
+        if key == 0:
+            queue.append((2, Ask(prompts[2], 8)))
+        if key == 2:
+            late = completion
+    assert order == [0, 2, 1]  # 2 started after 0 finished and finished before the long answer 1
+    assert late.text == _many(tiny_model, [Ask(prompts[2], 8)], 1)[0].text
+
+
+def test_sampling_is_seeded_per_answer(tiny_model, prompts):
+    asks = [Ask(prompts[0], 24, temperature=0.8, seed=s) for s in (1, 1, 2)]
+    alone = [_many(tiny_model, [ask], 1)[0].text for ask in asks]
+    together = _many(tiny_model, asks, 3)
+    assert alone[0] == alone[1] != alone[2]
+    assert [together[i].text for i in range(3)] == alone
+
+
+def test_a_prompt_longer_than_the_context_is_refused(tiny_model, prompts):
+    from edgeclean.errors import ModelError
+
+    with pytest.raises(ModelError, match="does not fit"):
+        list(tiny_model.complete_many(deque([(0, Ask(prompts[0] * 20, 8))]), parallel=1, context=2048))

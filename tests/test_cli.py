@@ -69,7 +69,11 @@ def test_answers_are_the_models_own_words_unsliced(corpus, tiny_model, tmp_path)
     settings = CleanSettings(chunk_tokens=120, mode="rewrite")
     run = CleaningRun(corpus / "docling" / "multi_page.pdf", tiny_model, settings, output="x.txt")
     chunk = run.chunks[0]
-    first = _ask_rewrite(tiny_model, chunk, settings, strict=False)  # the answer before the guard judges it
+    asking = _ask_rewrite(tiny_model, chunk, settings, strict=False)  # the answer before the guard judges it
+    ask = next(asking)
+    with pytest.raises(StopIteration) as done:
+        asking.send(tiny_model.complete(ask.prompt, ask.max_tokens, 0.0, 0))
+    first = done.value.value
     run.close()
     direct = llama_cpp.Llama(model_path=str(tiny_model.path), n_ctx=2048, n_threads=2, verbose=False)
     try:
