@@ -60,6 +60,8 @@ class RunStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model_seconds: float = 0.0
+    """Summed over chunks; with several decoding at once this exceeds the wall time."""
+    started: float | None = None
     length_finishes: list[int] = field(default_factory=list)
     fallbacks: list[int] = field(default_factory=list)
 
@@ -75,7 +77,9 @@ class RunStats:
 
     @property
     def tokens_per_second(self) -> float:
-        return self.completion_tokens / self.model_seconds if self.model_seconds else 0.0
+        """Answer tokens per second of wall time since cleaning started: all chunks in flight together."""
+        elapsed = time.perf_counter() - self.started if self.started is not None else 0.0
+        return self.completion_tokens / elapsed if elapsed > 0 else 0.0
 
 
 class CleaningRun:
@@ -114,7 +118,7 @@ class CleaningRun:
         self._guard_existing_output(restart)
         self.checkpoint = Checkpoint.open(self.checkpoint_path, self._fingerprint(), len(self.chunks), restart=restart)
         self._check_resumed_chunks()
-        self.resumed_at = len(self.checkpoint.results)
+        self.done_at_start = len(self.checkpoint.results)
 
     def _parallel(self) -> tuple[int, str]:
         if self.settings.parallel:
@@ -196,6 +200,7 @@ class CleaningRun:
 
         Chunks finish out of order; the checkpoint keeps them by index and the output is written in order.
         """
+        self.stats.started = time.perf_counter()
         for result in clean_chunks(self.model, self.pending, self.settings, parallel=self.parallel):
             self.checkpoint.record(result)
             self.stats.add(result)

@@ -128,8 +128,10 @@ def _describe(console: Console, run: CleaningRun, settings: CleanSettings) -> No
             f"model {model.name} on {model.device}, {threads} threads ({why}), context {model.n_ctx}, "
             f"{run.parallel} chunks at once ({run.parallel_why})"
         )
-    if run.resumed_at:
-        console.print(f"resumed at chunk {run.resumed_at + 1}/{len(run.chunks)} from {run.checkpoint_path}")
+    if run.done_at_start:
+        console.print(
+            f"resumed: {run.done_at_start}/{len(run.chunks)} chunks were already cleaned in {run.checkpoint_path}"
+        )
 
 
 def _live_bar(console: Console, run: CleaningRun) -> None:
@@ -143,7 +145,7 @@ def _live_bar(console: Console, run: CleaningRun) -> None:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, speed_estimate_period=3600) as progress:
-        task = progress.add_task("clean", total=len(run.chunks), completed=run.resumed_at, rate="–")
+        task = progress.add_task("clean", total=len(run.chunks), completed=run.done_at_start, rate="–")
         for _ in run.results():
             progress.update(task, advance=1, rate=f"{run.stats.tokens_per_second:.0f}")
 
@@ -151,13 +153,12 @@ def _live_bar(console: Console, run: CleaningRun) -> None:
 def _chunk_lines(console: Console, run: CleaningRun) -> None:
     total = len(run.chunks)
     for result in run.results():
+        done = f"{len(run.checkpoint.results)}/{total} done, chunk {result.index + 1}"
         if result.decision == "rules":
-            console.print(
-                f"chunk {result.index + 1}/{total} (pages {result.first_page}-{result.last_page}): rule-cleaned"
-            )
+            console.print(f"{done} (pages {result.first_page}-{result.last_page}): rule-cleaned")
             continue
         console.print(
-            f"chunk {result.index + 1}/{total} (pages {result.first_page}-{result.last_page}): "
+            f"{done} (pages {result.first_page}-{result.last_page}): "
             f"{result.completion_tokens} tokens in {result.seconds:.1f} s, {run.stats.tokens_per_second:.0f} tok/s"
             + (" [cut off at the answer limit]" if result.cut_off else "")
             + (" [failed the guard: rule-cleaned text kept]" if result.fell_back else ""),

@@ -44,7 +44,12 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
         ("settings", _settings(fingerprint)),
         ("started", str(checkpoint.header.get("started", "?"))),
         ("updated", _updated(checkpoint_file)),
-        ("tokens", f"{answer_tokens:,} answer tokens, {answer_tokens / seconds:.0f} tok/s" if seconds else "none yet"),
+        (
+            "tokens",
+            f"{answer_tokens:,} answer tokens, {answer_tokens / seconds:.0f} tok/s per chunk"
+            if seconds
+            else "none yet",
+        ),
     ]
     cut = [str(r.index + 1) for r in results if r.cut_off]
     if cut:

@@ -129,7 +129,7 @@ def test_disk_full_keeps_the_checkpoint_valid_and_a_rerun_resumes(corpus, tiny_d
     assert 0 < len(saved.results) < len(run.chunks)
     filler.unlink()
     resumed = CleaningRun(pdf, RecordingModel(answer=lambda text: text * 3), SMALL, output=output)
-    assert resumed.resumed_at == len(saved.results)
+    assert resumed.done_at_start == len(saved.results)
     list(resumed.results())
     resumed.finish()
     # the guard rejects a tripled answer, so each chunk falls back to its rule-cleaned text

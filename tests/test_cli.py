@@ -31,10 +31,12 @@ def test_clean_multi_page_pdf(corpus, tiny_model_path, tmp_path):
     assert output.read_text().strip()
     header, records = checkpoint_records(tmp_path / "multi_page.clean.txt.ckpt")
     assert len(records) == header["chunks"] > 1, "one output part per chunk"
-    assert [r["index"] for r in records] == list(range(header["chunks"]))
+    assert sorted(r["index"] for r in records) == list(range(header["chunks"]))  # finished out of order
     assert all(r["text"].strip() for r in records)
-    assert output.read_text() == "\n\n".join(r["text"] for r in records) + "\n"
+    in_order = sorted(records, key=lambda r: r["index"])
+    assert output.read_text() == "\n\n".join(r["text"] for r in in_order) + "\n"
     assert "on CPU" in result.stderr and "wrote multi_page.clean.txt" in result.stderr
+    assert "4 chunks at once (the default on a CPU)" in result.stderr
 
 
 def test_clean_first_pages_of_the_kd_survey(corpus, tiny_model_path, tmp_path):

@@ -71,7 +71,7 @@ def test_rerun_resumes_instead_of_redoing(corpus):
     run.close()
     second = RecordingModel()
     resumed = CleaningRun(corpus / "docling" / "multi_page.pdf", second, SMALL, output="out.txt")
-    assert resumed.resumed_at == 2
+    assert resumed.done_at_start == 2
     list(resumed.results())
     assert len(second.prompts) == len(resumed.chunks) - 2
     resumed.finish()
@@ -128,7 +128,7 @@ def test_torn_last_record_is_redone(corpus):
     run.checkpoint_path.write_bytes(data[:-25])  # power cut in the middle of the last append
     again = RecordingModel()
     resumed = CleaningRun(corpus / "docling" / "multi_page.pdf", again, SMALL, output="out.txt")
-    assert resumed.resumed_at == len(run.chunks) - 1
+    assert resumed.done_at_start == len(run.chunks) - 1
     list(resumed.results())
     assert len(again.prompts) == 1
     resumed.finish()

@@ -1,6 +1,7 @@
 """Interrupted runs, with real processes, real signals and the real tiny model, end byte-identical."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,7 @@ def test_kill_nine_at_every_kind_of_moment_then_resume(reference, tmp_path):
 def test_signal_saves_progress_says_how_to_resume_and_resume_matches(reference, tmp_path, signum, code):
     output = tmp_path / "out.txt"
     child = _Child(clean_command(output), tmp_path)
-    assert child.wait_for_line("chunk 2/", timeout=120)
+    assert child.wait_for_line("2/", timeout=120)  # "2/9 done, chunk 4 (pages ...)": chunks finish out of order
     os.kill(child._process.pid, signum)
     assert child.wait() == code
     message = child.stderr_text()
@@ -40,18 +41,19 @@ def test_signal_saves_progress_says_how_to_resume_and_resume_matches(reference, 
 
     status = run_cli("status", str(output))
     assert status.returncode == 0
-    assert "interrupted" in status.stdout and "2/" in status.stdout
+    saved = int(re.search(r"progress +(\d+)/", status.stdout).group(1))
+    assert "interrupted" in status.stdout and saved >= 2  # a chunk finishing beside the 2nd may be saved too
 
     resumed = subprocess.run(clean_command(output), cwd=tmp_path, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert "resumed at chunk 3/" in resumed.stderr
+    assert f"resumed: {saved}/" in resumed.stderr
     assert output.read_bytes() == reference
 
 
 def test_a_checkpoint_from_another_model_is_refused(reference, tmp_path, tiny_model_path):
     output = tmp_path / "out.txt"
     child = _Child(clean_command(output), tmp_path)
-    assert child.wait_for_line("chunk 1/", timeout=120)
+    assert child.wait_for_line("1/", timeout=120)
     child.kill9()
     other = tmp_path / "other-model.gguf"
     shutil.copy(tiny_model_path, other)
