@@ -1,93 +1,113 @@
-"""Speed of cleaning, every arm on the same chunks, prompt and weights, interleaved in one run.
+"""Speed of cleaning: every arm on the same chunks, the same prompt text and the same weights, in one run.
 
-    python -m bench.speed --pages 1-10 --chunks 8 --rounds 2
+    python -m bench.speed                              # KD survey pages 1-10, 8 chunks, K=8
+    python -m bench.speed --torch-python /tmp/tvenv/bin/python --rounds 2
 
-Arms, each in its own child process (so peak RSS is its own; model loading is not timed):
-  a   edgeclean as users run it: greedy, --parallel K chunks per context, fixed groups (the default path)
-  a1  the same engine with --parallel 1 (single-stream decode, compared with d)
+Each arm runs in its own child process, so its peak RSS is its own; loading the model is not timed.
+  a   edgeclean's decode path as `clean --mode rewrite` runs it: the chunks' rewrite prompts through
+      LlamaCppModel.complete_many, K at a time, continuous batching, system prompt evaluated once
+  a1  the same with --parallel 1 (single-stream decode, compared with d)
   b   a naive loop: one llama-cpp-python create_chat_completion per chunk
   c   the notebook's way: HF transformers generate(), one chunk at a time, the same GGUF weights
-      (skipped with a message when torch/transformers/gguf are missing)
-  d   the ceiling: a bare low-level greedy decode, one sequence, of the token counts arm a produced
+      (run by --torch-python, an interpreter with torch, transformers and gguf; skipped without one)
+  d   the ceiling: a bare low-level greedy decode, one sequence, of the answer lengths arm a produced
+  s   `clean` as users run it by default (--mode select, guard and retries included), K at a time
+  s1  the same one chunk at a time
+Every answer is greedy with the same limit (rewrite's: 1.25 x the chunk's tokens + 16), so a, a1, b and d
+decode the same tokens; c's numerics differ, so its answers may end elsewhere (its tokens are counted).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PDF = ROOT.parent / "shared" / "corpus" / "kd-survey-2402.13116v4.pdf"
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-ARMS = ("a", "a1", "b", "c", "d")
+ARMS = ("a", "a1", "b", "c", "d", "s", "s1")
 
 
 def prepare(args) -> dict:
-    """Chunk the PDF the way edgeclean does and keep the first --chunks chunks with their answer limits."""
+    """Extract, rule-clean and chunk the PDF as edgeclean does; keep the first --chunks chunks and their prompts."""
     from edgeclean.backend import LlamaCppModel
-    from edgeclean.chunk import chunk_pages
-    from edgeclean.extract import PdfDocument, parse_page_ranges
+    from edgeclean.clean import rewrite_answer_limit, rewrite_prompt
+    from edgeclean.pipeline import CleaningRun
     from edgeclean.settings import CleanSettings
 
+    settings = CleanSettings(n_ctx=args.ctx, chunk_tokens=args.chunk_tokens, pages=args.pages, mode="rewrite")
     model = LlamaCppModel(args.model, n_ctx=args.ctx, n_gpu_layers=0, threads=args.threads)
-    document = PdfDocument(args.pdf)
-    try:
-        pages = document.pages(parse_page_ranges(args.pages, document.page_count))
-        chunks = list(chunk_pages(pages, model.count_tokens, args.chunk_tokens))[: args.chunks]
-    finally:
-        document.close()
-        model.close()
-    settings = CleanSettings(n_ctx=args.ctx)
-    limits = [min(settings.max_answer_tokens(c.tokens), args.max_tokens or 10**9) for c in chunks]
-    return {
+    with tempfile.TemporaryDirectory() as scratch:
+        run = CleaningRun(args.pdf, model, settings, output=Path(scratch) / "out.txt")
+        run.close()
+    chunks = run.chunks[: args.chunks]
+    job = {
         "model": str(args.model),
         "ctx": args.ctx,
         "threads": args.threads,
         "parallel": args.parallel,
         "texts": [c.text for c in chunks],
-        "limits": limits,
+        "tokens": [c.tokens for c in chunks],
+        "prompts": [rewrite_prompt(model, c.text) for c in chunks],
+        "limits": [rewrite_answer_limit(settings, c.tokens) for c in chunks],
     }
+    model.close()
+    return job
+
+
+def _model(job: dict):
+    from edgeclean.backend import LlamaCppModel
+
+    return LlamaCppModel(job["model"], n_ctx=job["ctx"], n_gpu_layers=0, threads=job["threads"])
 
 
 def arm_edgeclean(job: dict, parallel: int) -> dict:
-    from edgeclean.backend import LlamaCppModel
-    from edgeclean.chunk import Chunk
-    from edgeclean.clean import clean_chunks_batched
+    from edgeclean.backend import Ask
+    from edgeclean.clean import context_needed, prompt_prefixes
     from edgeclean.settings import CleanSettings
 
-    model = LlamaCppModel(job["model"], n_ctx=job["ctx"], n_gpu_layers=0, threads=job["threads"])
-    chunks = [Chunk(i, text, 1, 1, model.count_tokens(text)) for i, text in enumerate(job["texts"])]
-    # The answer limit is the benchmark's, so every arm decodes the same budget.
-    settings = _LimitedSettings(CleanSettings(n_ctx=job["ctx"], parallel=parallel), job["limits"], chunks)
+    model = _model(job)
+    settings = CleanSettings(n_ctx=job["ctx"], mode="rewrite")
+    asks = deque(enumerate(Ask(p, limit) for p, limit in zip(job["prompts"], job["limits"], strict=True)))
     started = time.perf_counter()
-    results = list(clean_chunks_batched(model, chunks, settings, done=set()))
-    wall = time.perf_counter() - started
-    by_index = {r.index: r for r in results}
-    return _report(
-        wall,
-        [by_index[i].prompt_tokens for i in range(len(chunks))],
-        [by_index[i].completion_tokens for i in range(len(chunks))],
+    answers = dict(
+        model.complete_many(
+            asks,
+            parallel=parallel,
+            context=context_needed(model, settings, asks),
+            prefixes=prompt_prefixes(model, settings),
+        )
     )
+    wall = time.perf_counter() - started
+    ordered = [answers[i] for i in range(len(job["prompts"]))]
+    report = _report(wall, [a.prompt_tokens for a in ordered], [a.completion_tokens for a in ordered], ordered)
+    if parallel == 1:  # one at a time, so the answers' own clocks add up to the decode time
+        report["decode_seconds"] = sum(a.seconds - a.prompt_seconds for a in ordered)
+    return report
 
 
-class _LimitedSettings:
-    """CleanSettings whose answer limit for each chunk is the benchmark's (looked up by chunk token count)."""
+def arm_select(job: dict, parallel: int) -> dict:
+    from edgeclean.chunk import Chunk
+    from edgeclean.clean import clean_chunks
+    from edgeclean.settings import CleanSettings
 
-    def __init__(self, settings, limits, chunks):
-        self._settings = settings
-        self._limits = {chunk.tokens: limit for chunk, limit in zip(chunks, limits, strict=True)}
-
-    def __getattr__(self, name):
-        return getattr(self._settings, name)
-
-    def max_answer_tokens(self, chunk_tokens: int) -> int:
-        return self._limits[chunk_tokens]
+    model = _model(job)
+    pairs = enumerate(zip(job["texts"], job["tokens"], strict=True))
+    chunks = [Chunk(i, text, 1, 1, tokens) for i, (text, tokens) in pairs]
+    started = time.perf_counter()
+    results = list(clean_chunks(model, chunks, CleanSettings(n_ctx=job["ctx"]), parallel=parallel))
+    wall = time.perf_counter() - started
+    report = _report(wall, [r.prompt_tokens for r in results], [r.completion_tokens for r in results])
+    report["decisions"] = sorted(r.decision for r in results)
+    return report
 
 
 def arm_naive(job: dict) -> dict:
@@ -98,23 +118,27 @@ def arm_naive(job: dict) -> dict:
     llama = llama_cpp.Llama(
         job["model"], n_ctx=job["ctx"], n_threads=job["threads"], n_threads_batch=job["threads"], verbose=False
     )
-    prompt_tokens, answer_tokens = [], []
+    prompt_tokens, answer_tokens, texts = [], [], []
     started = time.perf_counter()
     for text, limit in zip(job["texts"], job["limits"], strict=True):
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
-        answer = llama.create_chat_completion(messages, max_tokens=limit, temperature=0.0)
+        answer = llama.create_chat_completion(
+            messages, max_tokens=limit, temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0
+        )
         prompt_tokens.append(answer["usage"]["prompt_tokens"])
         answer_tokens.append(answer["usage"]["completion_tokens"])
-    return _report(time.perf_counter() - started, prompt_tokens, answer_tokens)
+        texts.append(answer["choices"][0]["message"]["content"])
+    wall = time.perf_counter() - started
+    llama.close()
+    report = _report(wall, prompt_tokens, answer_tokens)
+    report["texts"] = texts
+    return report
 
 
 def arm_transformers(job: dict) -> dict:
-    try:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError as error:
-        return {"skipped": f"torch/transformers missing ({error}); pip install torch transformers gguf"}
-    from edgeclean.prompt import SYSTEM_PROMPT
+    """Runs under --torch-python: needs only torch, transformers and gguf, not edgeclean's own dependencies."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(job["threads"])
     path = Path(job["model"])
@@ -122,44 +146,48 @@ def arm_transformers(job: dict) -> dict:
     model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
     prompt_tokens, answer_tokens = [], []
     started = time.perf_counter()
-    for text, limit in zip(job["texts"], job["limits"], strict=True):
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+    for prompt, limit in zip(job["prompts"], job["limits"], strict=True):
+        ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
         with torch.inference_mode():
-            out = model.generate(ids, max_new_tokens=limit, do_sample=False)
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=limit, do_sample=False)
         prompt_tokens.append(ids.shape[1])
         answer_tokens.append(out.shape[1] - ids.shape[1])
     return _report(time.perf_counter() - started, prompt_tokens, answer_tokens)
 
 
 def arm_bare(job: dict, answer_counts: list[int]) -> dict:
-    """One sequence, the prompt in one batch, then exactly N single-token decodes: no text, no Python sampling."""
+    """One sequence: the prompt in one batch, then exactly N single-token greedy decodes. No text, no Python work."""
     import llama_cpp
 
-    from edgeclean.backend import LlamaCppModel
-    from edgeclean.clean import _prompt_text
-
-    model = LlamaCppModel(job["model"], n_ctx=job["ctx"], n_gpu_layers=0, threads=job["threads"])
-    ctx = model._llama._ctx.ctx
+    llama = llama_cpp.Llama(
+        job["model"], n_ctx=job["ctx"], n_threads=job["threads"], n_threads_batch=job["threads"], verbose=False
+    )
+    ctx = llama._ctx.ctx
     memory = llama_cpp.llama_get_memory(ctx)
     sampler = llama_cpp.llama_sampler_init_greedy()
-    prompts = [model._tokens(_prompt_text(model, text)) for text in job["texts"]]
-    started = time.perf_counter()
+    prompts = [llama.tokenize(p.encode(), add_bos=False, special=True) for p in job["prompts"]]
+    started, decode_seconds = time.perf_counter(), 0.0
     for tokens, count in zip(prompts, answer_counts, strict=True):
         llama_cpp.llama_memory_clear(memory, True)
         array = (llama_cpp.llama_token * len(tokens))(*tokens)
         llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(array, len(tokens)))
         token = (llama_cpp.llama_token * 1)()
-        for _ in range(count):
-            token[0] = llama_cpp.llama_sampler_sample(sampler, ctx, -1)
+        first = time.perf_counter()
+        token[0] = llama_cpp.llama_sampler_sample(sampler, ctx, -1)
+        for _ in range(count - 1):  # the last answer token is sampled, never decoded, as in arm a
             llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(token, 1))
+            token[0] = llama_cpp.llama_sampler_sample(sampler, ctx, -1)
+        decode_seconds += time.perf_counter() - first
     wall = time.perf_counter() - started
     llama_cpp.llama_sampler_free(sampler)
-    return _report(wall, [len(t) for t in prompts], answer_counts)
+    llama.close()
+    report = _report(wall, [len(t) for t in prompts], answer_counts)
+    report["decode_seconds"] = decode_seconds
+    return report
 
 
-def _report(wall: float, prompt_tokens: list[int], answer_tokens: list[int]) -> dict:
-    return {
+def _report(wall: float, prompt_tokens: list[int], answer_tokens: list[int], completions=None) -> dict:
+    report = {
         "wall": wall,
         "chunks": len(prompt_tokens),
         "prompt_tokens": sum(prompt_tokens),
@@ -167,13 +195,20 @@ def _report(wall: float, prompt_tokens: list[int], answer_tokens: list[int]) -> 
         "answer_counts": answer_tokens,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    if completions is not None:
+        report["texts"] = [c.text for c in completions]
+    return report
 
 
-def _child(arm: str, job_path: Path, counts: list[int] | None) -> dict:
-    command = [sys.executable, "-m", "bench.speed", "--child", arm, "--job", str(job_path)]
+def _child(arm: str, job_path: Path, counts: list[int] | None, torch_python: str | None) -> dict:
+    python = torch_python if arm == "c" else sys.executable
+    if python is None:
+        return {"skipped": "no --torch-python (an interpreter with torch, transformers and gguf) was given"}
+    command = [python, "-m", "bench.speed", "--child", arm, "--job", str(job_path)]
     if counts is not None:
         command += ["--counts", ",".join(map(str, counts))]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         return {"skipped": f"failed: {done.stderr.strip().splitlines()[-1:]}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -200,13 +235,22 @@ def _table(job: dict, runs: dict[str, list[dict]]) -> str:
         "walls per round: "
         + "; ".join(f"{a}=" + ",".join(f"{r.get('wall', 0):.1f}" for r in rs) for a, rs in runs.items())
     )
-    for other in ("b", "c", "d"):
+    for other in ("b", "c", "d", "a1"):
         if "a" in best and other in best:
-            lines.append(f"a/{other}: {best[other]['wall'] / best['a']['wall']:.2f}x faster (wall time ratio)")
+            lines.append(f"a vs {other}: {best[other]['wall'] / best['a']['wall']:.2f}x faster (wall time ratio)")
     if "a1" in best and "d" in best:
         a1, d = best["a1"], best["d"]
-        ratio = (a1["answer_tokens"] / a1["wall"]) / (d["answer_tokens"] / d["wall"])
-        lines.append(f"a1/d single-stream: {ratio:.2f}x the bare loop's answer tok/s")
+        rates = [r["answer_tokens"] / r["decode_seconds"] for r in (a1, d)]
+        lines.append(
+            f"single-stream decode (after the prompt): a1 {rates[0]:.1f} tok/s, bare loop d {rates[1]:.1f} tok/s: "
+            f"{rates[0] / rates[1]:.2f}x"
+        )
+    if "s" in best and "s1" in best:
+        speedup = best["s1"]["wall"] / best["s"]["wall"]
+        lines.append(f"s vs s1: {speedup:.2f}x faster; decisions {best['s']['decisions']}")
+    same = [arm for arm in ("a1", "b") if arm in best and "a" in best and best[arm]["texts"] == best["a"]["texts"]]
+    if "a" in best:
+        lines.append(f"answers identical to arm a's: {', '.join(same) or 'none'} (of a1, b)")
     model_mb = Path(job["model"]).stat().st_size / 2**20
     lines.append(f"model file {model_mb:.0f} MB; RSS target <= {model_mb + 300:.0f} MB")
     return "\n".join(lines)
@@ -219,12 +263,12 @@ def main() -> None:
     parser.add_argument("--pages", default="1-10")
     parser.add_argument("--chunks", type=int, default=8, help="Clean only the first N chunks.")
     parser.add_argument("--chunk-tokens", type=int, default=300)
-    parser.add_argument("--max-tokens", type=int, default=None, help="Cap every answer (default: edgeclean's limit).")
     parser.add_argument("--ctx", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--parallel", type=int, help="K of arms a and s. [default: edgeclean's on a CPU]")
     parser.add_argument("--rounds", type=int, default=1, help="Interleaved rounds; the table shows each arm's best.")
     parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--torch-python", help="A Python with torch, transformers and gguf, for arm c.")
     parser.add_argument("--child", choices=ARMS, help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--counts", help=argparse.SUPPRESS)
@@ -238,9 +282,14 @@ def main() -> None:
             "b": lambda: arm_naive(job),
             "c": lambda: arm_transformers(job),
             "d": lambda: arm_bare(job, counts),
+            "s": lambda: arm_select(job, job["parallel"]),
+            "s1": lambda: arm_select(job, 1),
         }[args.child]
         print(json.dumps(run()))
         return
+    from edgeclean.hardware import PARALLEL_CPU  # not at the top: arm c's interpreter lacks edgeclean's needs
+
+    args.parallel = args.parallel or PARALLEL_CPU
     job = prepare(args)
     arms = [arm for arm in ARMS if arm in args.arms.split(",")]
     print(
@@ -257,7 +306,7 @@ def main() -> None:
             for arm in arms:
                 if arm == "d" and counts is None:
                     counts = job["limits"]  # arm a did not run: decode the full answer limits
-                result = _child(arm, job_path, counts if arm == "d" else None)
+                result = _child(arm, job_path, counts if arm == "d" else None, args.torch_python)
                 runs[arm].append(result)
                 if arm == "a" and "answer_counts" in result:
                     counts = result["answer_counts"]

@@ -27,6 +27,8 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    prompt_seconds: float = 0.0
+    """Of ``seconds``, the time until the first answer token: reading the prompt."""
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,8 @@ class _Slot:
     next_token: int = -1
     position: int = 0
     limit: int = 0
-    logit_row: int = -1
     started: float = 0.0
+    first_token_at: float = 0.0
     sampler: object = None
 
     @property
@@ -121,38 +121,44 @@ class BatchEngine:
         self._clear_slots()
         try:
             while True:
-                entries = []
                 for slot in slots:
-                    if not slot.busy and (waiting := take()) is not None:
-                        entries += self._start(slot, *waiting)
-                        slot.logit_row = len(entries) - 1  # the prompt's last token gives the logits
-                for slot in slots:
-                    if slot.busy and slot.next_token >= 0:
-                        slot.logit_row = len(entries)
-                        entries.append((slot.next_token, slot.position, slot.seq, True))
-                        slot.position += 1
-                if not entries:
+                    while not slot.busy and (waiting := take()) is not None:
+                        if (done := self._start(slot, *waiting)) is not None:
+                            yield done  # finished on its first token
+                active = [slot for slot in slots if slot.busy]
+                if not active:
                     return
-                self._decode(entries)
-                for slot in slots:
-                    if slot.busy and (done := self._advance(slot)) is not None:
+                self._decode([(slot.next_token, slot.position, slot.seq, True) for slot in active])
+                for row, slot in enumerate(active):
+                    slot.position += 1
+                    if (done := self._advance(slot, row)) is not None:
                         yield done
         finally:
             for slot in slots:
                 self._free_sampler(slot)
             self._clear_slots()
 
-    def _start(self, slot: _Slot, key: Hashable, request: Request) -> list[tuple[int, int, int, bool]]:
+    def _start(self, slot: _Slot, key: Hashable, request: Request) -> tuple[Hashable, Completion] | None:
+        """Evaluate a prompt in a slot and sample its first token.
+
+        The prompt gets a llama_decode of its own, never shared with other sequences' tokens: how llama.cpp
+        splits a mixed batch into micro-batches depends on its neighbours, and a prompt token evaluated alone
+        in a micro-batch goes through a different matmul kernel than one among others, which rounds
+        differently (measured: with mixed batches, 8 at once diverged from one at a time on long answers).
+        Decode steps hold exactly one token per sequence, as a single sequence's steps do.
+        """
         room = self.n_ctx_per_seq - len(request.tokens)
         if room < 1:
             raise ModelError(f"a prompt of {len(request.tokens)} tokens does not fit {self.n_ctx_per_seq} tokens")
         shared = self._restore_prefix(slot.seq, request.tokens)
         slot.key, slot.request, slot.pieces = key, request, []
-        slot.limit, slot.started, slot.next_token = min(request.max_tokens, room), time.perf_counter(), -1
+        slot.limit, slot.started = min(request.max_tokens, room), time.perf_counter()
         slot.sampler = self._sampler(request)
         rest = request.tokens[shared:]
+        self._decode([(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)])
         slot.position = len(request.tokens)
-        return [(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)]
+        slot.first_token_at = time.perf_counter()
+        return self._advance(slot, len(rest) - 1)
 
     def _restore_prefix(self, seq: int, tokens: list[int]) -> int:
         """Put the longest saved prefix of ``tokens`` into ``seq``'s cells; return how many tokens it covers."""
@@ -182,10 +188,11 @@ class BatchEngine:
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(request.seed & 0xFFFFFFFF))
         return chain
 
-    def _advance(self, slot: _Slot) -> tuple[Hashable, Completion] | None:
+    def _advance(self, slot: _Slot, logit_row: int) -> tuple[Hashable, Completion] | None:
+        """Sample the slot's next token from row ``logit_row`` of the last decode's logits."""
         if slot.request.allowed is not None:
-            self._mask_logits(slot.logit_row, slot.request.allowed)
-        token = self._lib.llama_sampler_sample(slot.sampler or self._greedy, self._ctx, slot.logit_row)
+            self._mask_logits(logit_row, slot.request.allowed)
+        token = self._lib.llama_sampler_sample(slot.sampler or self._greedy, self._ctx, logit_row)
         if self._lib.llama_vocab_is_eog(self._vocab, token):
             return self._finish(slot, "stop")
         slot.pieces.append(self._token_bytes(token))
@@ -209,6 +216,7 @@ class BatchEngine:
             prompt_tokens=len(request.tokens),
             completion_tokens=len(slot.pieces),
             seconds=time.perf_counter() - slot.started,
+            prompt_seconds=slot.first_token_at - slot.started,
         )
         self._lib.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
         self._free_sampler(slot)

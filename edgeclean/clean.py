@@ -93,9 +93,8 @@ def clean_chunks(
         in_flight[chunk.index] = steps
     if not asks:
         return
-    answers = model.complete_many(
-        asks, parallel=parallel, context=_context_needed(model, settings, asks), prefixes=_prefixes(model, settings)
-    )
+    context, prefixes = context_needed(model, settings, asks), prompt_prefixes(model, settings)
+    answers = model.complete_many(asks, parallel=parallel, context=context, prefixes=prefixes)
     for index, completion in answers:
         try:
             asks.appendleft((index, in_flight[index].send(completion)))
@@ -133,8 +132,7 @@ def cleaning_steps(
 
 def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
     prompt = _render(model, chunk.text, STRICT_PROMPT if strict else SYSTEM_PROMPT)
-    longest = min(settings.max_answer_tokens(chunk.tokens), math.ceil(REWRITE_TOKEN_RATIO * chunk.tokens) + 16)
-    completion = yield Ask(prompt, longest, settings.temperature, settings.seed)
+    completion = yield Ask(prompt, rewrite_answer_limit(settings, chunk.tokens), settings.temperature, settings.seed)
     if completion.finish_reason == "length":
         log.info("chunk %d (pages %s): the answer hit its token limit and may be cut off", chunk.index + 1, chunk.pages)
     text, stripped = strip_acknowledgement(completion.text, chunk.text)
@@ -158,6 +156,14 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
     return _Answer(drop_sentences(paragraphs, allowed), completion, vetoed=vetoed)
 
 
+def rewrite_answer_limit(settings: CleanSettings, chunk_tokens: int) -> int:
+    return min(settings.max_answer_tokens(chunk_tokens), math.ceil(REWRITE_TOKEN_RATIO * chunk_tokens) + 16)
+
+
+def rewrite_prompt(model: Model, text: str) -> str:
+    return _render(model, text, SYSTEM_PROMPT)
+
+
 def _render(model: Model, user_text: str, system_prompt: str) -> str:
     template, bos, eos = model.chat_template, model.bos_token, model.eos_token
     return render_chat(template, user_text, bos_token=bos, eos_token=eos, system_prompt=system_prompt)
@@ -167,12 +173,12 @@ def _system_prompts(settings: CleanSettings) -> tuple[str, str]:
     return (SELECT_PROMPT, STRICT_SELECT_PROMPT) if settings.mode == "select" else (SYSTEM_PROMPT, STRICT_PROMPT)
 
 
-def _prefixes(model: Model, settings: CleanSettings) -> list[str]:
+def prompt_prefixes(model: Model, settings: CleanSettings) -> list[str]:
     """What every prompt of this mode starts with: the template and system prompt, up to the chunk's text."""
     return [_render(model, _USER_MARK, prompt).split(_USER_MARK)[0] for prompt in _system_prompts(settings)]
 
 
-def _context_needed(model: Model, settings: CleanSettings, asks: Iterable[tuple[int, Ask]]) -> int:
+def context_needed(model: Model, settings: CleanSettings, asks: Iterable[tuple[int, Ask]]) -> int:
     """The most tokens a prompt and its answer take, retries' longer system prompt included.
 
     Select answers are a few dozen tokens, so a context sized to them needs far less memory than --ctx.

@@ -44,10 +44,10 @@ def _whole_cpus(quota: int, period: int) -> int:
     return max(1, math.ceil(quota / period))
 
 
-# Chunks decoded together. On a CPU, decoding is bound by reading the weights from memory once per step, so a
-# few sequences share each read: measured on 2 cores with SmolLM2-135M, 4 at once gave about 1.8x the tokens/s
-# of one, and 8 little more. A GPU has the compute to spare for many more; each sequence costs its own KV cache.
-PARALLEL_CPU = 4
+# Chunks decoded together. On a CPU each decode step is mostly matmul work, so batching gains less than on a
+# GPU: measured on 2 cores with SmolLM2-135M (bench/speed.py's notes), 8 sequences of 500-1000 tokens of
+# context decode 1.2-1.6x the tokens/s of one, 4 sequences less; each costs its own KV cache (n_ctx cells).
+PARALLEL_CPU = 8
 PARALLEL_GPU = 16
 
 
