@@ -44,9 +44,9 @@ def _whole_cpus(quota: int, period: int) -> int:
     return max(1, math.ceil(quota / period))
 
 
-# Chunks decoded together. On a CPU each decode step is mostly matmul work, so batching gains less than on a
-# GPU: measured on 2 cores with SmolLM2-135M (bench/speed.py's notes), 8 sequences of 500-1000 tokens of
-# context decode 1.2-1.6x the tokens/s of one, 4 sequences less; each costs its own KV cache (n_ctx cells).
+# Chunks decoded together. On a CPU a decode step is mostly matmul work, so batching gains less than on a GPU:
+# measured on 2 cores with SmolLM2-135M Q4_1 at 500-1000 tokens of context, 8 sequences decode 1.1-1.4x the
+# tokens/s of one and 4 sequences less (README, "Speed"). Each costs its own KV cache of up to n_ctx cells.
 PARALLEL_CPU = 8
 PARALLEL_GPU = 16
 
