@@ -44,9 +44,10 @@ def _whole_cpus(quota: int, period: int) -> int:
     return max(1, math.ceil(quota / period))
 
 
-# Chunks decoded together. On a CPU a decode step is mostly matmul work, so batching gains less than on a GPU:
-# measured on 2 cores with SmolLM2-135M Q4_1 at 500-1000 tokens of context, 8 sequences decode 1.1-1.4x the
-# tokens/s of one and 4 sequences less (README, "Speed"). Each costs its own KV cache of up to n_ctx cells.
+# Chunks decoded together. On a CPU a decode step is mostly compute, so batching gains less than on a GPU:
+# measured on 2 cores with SmolLM2-135M Q4_1 (bench/decode_steps.py), 8 sequences decode 2.0x the tokens/s
+# of one at 128 tokens of context, 1.5x at 512 and 1.1x at 1024; 4 sequences gain less. Each sequence costs its
+# own KV cache of up to n_ctx cells.
 PARALLEL_CPU = 8
 PARALLEL_GPU = 16
 
