@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PDF = ROOT.parent / "shared" / "corpus" / "docling" / "multi_page.pdf"
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 ARGS = ["--pages", "1-2", "--chunk-tokens", "80", "--threads", "2"]
+KILLED_PARALLEL = 8  # the killed runs decode 8 chunks at once; the reference run decodes one at a time
 MOMENTS = ("model-load", "mid-chunk", "after-fsync")
 
 
@@ -42,16 +43,17 @@ class KillReport:
         return sum(self.kills.values())
 
 
-def clean_command(output: Path, pdf: Path = PDF, model: Path = MODEL, extra: list[str] = ARGS) -> list[str]:
-    return [sys.executable, "-m", "edgeclean", "clean", str(pdf), "--model", str(model), "-o", str(output), *extra]
+def clean_command(
+    output: Path, pdf: Path = PDF, model: Path = MODEL, extra: list[str] = ARGS, parallel: int = KILLED_PARALLEL
+) -> list[str]:
+    command = [sys.executable, "-m", "edgeclean", "clean", str(pdf), "--model", str(model), "-o", str(output)]
+    return [*command, *extra, "--parallel", str(parallel)]
 
 
 def reference_output(workdir: Path) -> bytes:
-    """An uninterrupted run one chunk at a time; the killed runs decode the default 4 at a time."""
+    """An uninterrupted run one chunk at a time, to compare the killed runs' output with."""
     output = workdir / "reference.txt"
-    subprocess.run(
-        clean_command(output, extra=[*ARGS, "--parallel", "1"]), check=True, capture_output=True, cwd=workdir
-    )
+    subprocess.run(clean_command(output, parallel=1), check=True, capture_output=True, cwd=workdir)
     return output.read_bytes()
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import EdgecleanError
-from .hardware import PARALLEL_CPU, PARALLEL_GPU
+from .hardware import PARALLEL_CPU, PARALLEL_CPU_SELECT, PARALLEL_GPU
 from .settings import MAX_PARALLEL, MODES, CleanSettings
 
 app = typer.Typer(
@@ -125,7 +125,8 @@ def clean(
     parallel: Annotated[
         Optional[int],
         typer.Option(
-            help=f"Chunks decoded at once in one context. [default: {PARALLEL_CPU} on a CPU, {PARALLEL_GPU} on a GPU]",
+            help=f"Chunks decoded at once in one context. [default: {PARALLEL_CPU} on a CPU "
+            f"({PARALLEL_CPU_SELECT} in --mode select), {PARALLEL_GPU} on a GPU]",
             envvar="EDGECLEAN_PARALLEL",
             min=1,
             max=MAX_PARALLEL,

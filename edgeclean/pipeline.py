@@ -123,7 +123,7 @@ class CleaningRun:
     def _parallel(self) -> tuple[int, str]:
         if self.settings.parallel:
             return self.settings.parallel, "--parallel"
-        return default_parallel(self.model.device) if self.model else (1, "no model")
+        return default_parallel(self.model.device, self.settings.mode) if self.model else (1, "no model")
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text) if self.model else len(_ROUGH_TOKEN.findall(text))

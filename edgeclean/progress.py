@@ -126,7 +126,7 @@ def _describe(console: Console, run: CleaningRun, settings: CleanSettings) -> No
     if model is not None:
         console.print(
             f"model {model.name} on {model.device}, {threads} threads ({why}), context {model.n_ctx}, "
-            f"{run.parallel} chunks at once ({run.parallel_why})"
+            f"{run.parallel} chunk{'s' if run.parallel != 1 else ''} at once ({run.parallel_why})"
         )
     if run.done_at_start:
         console.print(

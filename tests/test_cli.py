@@ -36,7 +36,7 @@ def test_clean_multi_page_pdf(corpus, tiny_model_path, tmp_path):
     in_order = sorted(records, key=lambda r: r["index"])
     assert output.read_text() == "\n\n".join(r["text"] for r in in_order) + "\n"
     assert "on CPU" in result.stderr and "wrote multi_page.clean.txt" in result.stderr
-    assert "8 chunks at once (the default on a CPU)" in result.stderr
+    assert "1 chunk at once (the default for --mode select on a CPU)" in result.stderr
 
 
 def test_clean_first_pages_of_the_kd_survey(corpus, tiny_model_path, tmp_path):

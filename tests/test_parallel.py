@@ -93,9 +93,13 @@ def test_parallel_is_part_of_the_checkpoint_fingerprint(corpus, recording_model)
     run.close()
     with pytest.raises(CheckpointMismatch, match="different --parallel"):
         CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(parallel=3), output="o")
-    default = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(), output="other")
-    assert (default.parallel, default.parallel_why) == (8, "the default on a CPU")
-    default.close()
+    defaults = {"rewrite": (8, "the default on a CPU"), "select": (1, "the default for --mode select on a CPU")}
+    for mode, chosen in defaults.items():
+        default = CleaningRun(
+            corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(mode=mode), output=f"d-{mode}"
+        )
+        assert (default.parallel, default.parallel_why) == chosen
+        default.close()
 
 
 def test_parallel_out_of_range_is_refused():
