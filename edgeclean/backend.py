@@ -8,39 +8,16 @@ import mmap
 import struct
 from collections import deque
 from collections.abc import Hashable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .completion import Ask, Completion
 from .errors import ModelError, ModelNotFound
 
 log = logging.getLogger("edgeclean.backend")
 
 GGUF_MAGIC = b"GGUF"
 GPU_BACKENDS = ("CUDA", "Metal", "Vulkan", "HIP", "SYCL", "OpenCL")
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    finish_reason: str  # "stop" (end-of-generation token) or "length" (hit max_tokens)
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    prompt_seconds: float = 0.0
-    """Of ``seconds``, the time until the first answer token: reading the prompt."""
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One prompt to complete and how."""
-
-    prompt: str
-    max_tokens: int
-    temperature: float = 0.0
-    seed: int = 0
-    only: str | None = None
-    """The answer can hold no other characters than these (None: any)."""
 
 
 class Model(Protocol):

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
-from .backend import Completion
+from .completion import Completion
 from .errors import ModelError
 
 CONTEXT_ROUNDING = 256  # llama.cpp pads the attended cells to 256 anyway

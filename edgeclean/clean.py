@@ -14,9 +14,10 @@ from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
-from .backend import Ask, Completion, Model
+from .backend import Model
 from .checkpoint import ChunkResult
 from .chunk import Chunk
+from .completion import Ask, Completion
 from .guard import STOP_WORDS, GuardLimits, check, words
 from .prompt import (
     SELECT_PROMPT,
