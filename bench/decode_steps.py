@@ -3,8 +3,9 @@
     python -m bench.decode_steps                                   # the test model, K = 1, 4, 8, 16
     python -m bench.decode_steps --model other.gguf --parallel 1,8 --contexts 512
 
-Shows how much batching can gain on this machine for these weights, apart from edgeclean: each sequence has
-its own KV stream, as in edgeclean's engine, and every step asks for logits of all K tokens. K=1 and larger K
+Shows how much batching can gain on this machine for these weights, apart from edgeclean's Python: the
+context is edgeclean's own BatchEngine (a KV stream per sequence), driven by bare decode calls, and every step
+asks for logits of all K tokens. K=1 and larger K
 are timed in the same run, one after the other.
 """
 
@@ -21,39 +22,26 @@ def step_times(model_path: Path, parallel: int, contexts: list[int], threads: in
     """Seconds per decode step of ``parallel`` tokens once each sequence holds each of ``contexts`` tokens."""
     import llama_cpp
 
+    from edgeclean.batch import BatchEngine
+
     loader = llama_cpp.Llama(str(model_path), n_ctx=256, n_threads=threads, verbose=False)
-    params = llama_cpp.llama_context_default_params()
-    params.n_ctx = parallel * (max(contexts) + steps + 256)
-    params.n_batch, params.n_ubatch, params.n_seq_max = params.n_ctx, 512, parallel
-    params.kv_unified = False
-    params.n_threads = params.n_threads_batch = threads
-    params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-    ctx = llama_cpp.llama_init_from_model(loader._model.model, params)
-    batch = llama_cpp.llama_batch_init(params.n_batch, 0, 1)
-
-    def decode(entries):
-        for i, (token, position, seq, logits) in enumerate(entries):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
-            batch.seq_id[i][0], batch.logits[i] = seq, logits
-        batch.n_tokens = len(entries)
-        if llama_cpp.llama_decode(ctx, batch) != 0:
-            raise RuntimeError("llama_decode failed")
-
+    engine = BatchEngine(loader, parallel=parallel, n_ctx_per_seq=max(contexts) + steps, threads=threads)
     timings, position = [], 0
     try:
         for length in contexts:
             while position < length:  # fill every sequence up to this length, a prompt's worth at a time
                 n = min(length - position, 512 // parallel)
-                decode([(100 + (position + j) % 50, position + j, s, False) for s in range(parallel) for j in range(n)])
+                engine.decode(
+                    [(100 + (position + j) % 50, position + j, s, False) for s in range(parallel) for j in range(n)]
+                )
                 position += n
             started = time.perf_counter()
             for _ in range(steps):
-                decode([(200, position, s, True) for s in range(parallel)])
+                engine.decode([(200, position, s, True) for s in range(parallel)])
                 position += 1
             timings.append((time.perf_counter() - started) / steps)
     finally:
-        llama_cpp.llama_batch_free(batch)
-        llama_cpp.llama_free(ctx)
+        engine.close()
         loader.close()
     return timings
 

@@ -50,7 +50,6 @@ class _Slot:
     request: Request | None = None
     pieces: list[bytes] = field(default_factory=list)
     next_token: int = -1
-    position: int = 0
     limit: int = 0
     started: float = 0.0
     first_token_at: float = 0.0
@@ -59,6 +58,11 @@ class _Slot:
     @property
     def busy(self) -> bool:
         return self.request is not None
+
+    @property
+    def position(self) -> int:
+        """Where ``next_token``, the answer's latest token, goes: right after the prompt and the tokens before it."""
+        return len(self.request.tokens) + len(self.pieces) - 1
 
 
 class BatchEngine:
@@ -101,7 +105,7 @@ class BatchEngine:
         if not key or key in self._prefixes or len(key) >= self.n_ctx_per_seq:
             return
         self._lib.llama_memory_seq_rm(self._memory, 0, -1, -1)
-        self._decode([(token, position, 0, False) for position, token in enumerate(key)])
+        self.decode([(token, position, 0, False) for position, token in enumerate(key)])
         size = self._lib.llama_state_seq_get_size(self._ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = self._lib.llama_state_seq_get_data(self._ctx, buffer, size, 0)
@@ -118,7 +122,6 @@ class BatchEngine:
         uses only that many of the slots.
         """
         slots = [_Slot(seq) for seq in range(min(parallel or self.parallel, self.parallel))]
-        self._clear_slots()
         try:
             while True:
                 for slot in slots:
@@ -128,9 +131,8 @@ class BatchEngine:
                 active = [slot for slot in slots if slot.busy]
                 if not active:
                     return
-                self._decode([(slot.next_token, slot.position, slot.seq, True) for slot in active])
+                self.decode([(slot.next_token, slot.position, slot.seq, True) for slot in active])
                 for row, slot in enumerate(active):
-                    slot.position += 1
                     if (done := self._advance(slot, row)) is not None:
                         yield done
         finally:
@@ -141,11 +143,10 @@ class BatchEngine:
     def _start(self, slot: _Slot, key: Hashable, request: Request) -> tuple[Hashable, Completion] | None:
         """Evaluate a prompt in a slot and sample its first token.
 
-        The prompt gets a llama_decode of its own, never shared with other sequences' tokens: how llama.cpp
-        splits a mixed batch into micro-batches depends on its neighbours, and a prompt token evaluated alone
-        in a micro-batch goes through a different matmul kernel than one among others, which rounds
-        differently (measured: with mixed batches, 8 at once diverged from one at a time on long answers).
-        Decode steps hold exactly one token per sequence, as a single sequence's steps do.
+        The prompt gets a llama_decode of its own, never shared with other sequences' tokens. With mixed batches,
+        8 at once diverged from one at a time on long answers (measured); the likely cause is that llama.cpp
+        splits a mixed batch into micro-batches by its neighbours, so a prompt's tokens meet kernels that round
+        differently. Decode steps hold exactly one token per sequence, as a single sequence's steps do.
         """
         room = self.n_ctx_per_seq - len(request.tokens)
         if room < 1:
@@ -155,8 +156,7 @@ class BatchEngine:
         slot.limit, slot.started = min(request.max_tokens, room), time.perf_counter()
         slot.sampler = self._sampler(request)
         rest = request.tokens[shared:]
-        self._decode([(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)])
-        slot.position = len(request.tokens)
+        self.decode([(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)])
         slot.first_token_at = time.perf_counter()
         return self._advance(slot, len(rest) - 1)
 
@@ -236,7 +236,7 @@ class BatchEngine:
             return buffer.raw[:length]
         return self._piece.raw[:length]
 
-    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+    def decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """Evaluate (token, position, seq_id, wants_logits) entries as one batch; logits rows are entry indexes."""
         if len(entries) > self._batch_capacity:
             raise ModelError(f"a batch of {len(entries)} tokens exceeds the {self._batch_capacity}-token context")

@@ -184,7 +184,7 @@ def context_needed(model: Model, settings: CleanSettings, asks: Iterable[tuple[i
 
     Select answers are a few dozen tokens, so a context sized to them needs far less memory than --ctx.
     """
-    normal, strict = (model.count_tokens(_render(model, "", prompt)) for prompt in _system_prompts(settings))
+    normal, strict = (_template_tokens(model, prompt) for prompt in _system_prompts(settings))
     longest = max(model.count_tokens(ask.prompt) + ask.max_tokens for _, ask in asks)
     return min(model.n_ctx, longest + max(0, strict - normal) + CONTEXT_SLACK)
 
@@ -250,11 +250,13 @@ def _result(
 def prompt_overhead(model: Model) -> int:
     """Tokens the template and the longest system prompt add around a chunk."""
     return 4 + max(  # special tokens counted as text may tokenize a little differently
-        model.count_tokens(
-            render_chat(model.chat_template, "", bos_token=model.bos_token, eos_token=model.eos_token, system_prompt=p)
-        )
-        for p in (SYSTEM_PROMPT, STRICT_PROMPT, SELECT_PROMPT, STRICT_SELECT_PROMPT)
+        _template_tokens(model, p) for p in (SYSTEM_PROMPT, STRICT_PROMPT, SELECT_PROMPT, STRICT_SELECT_PROMPT)
     )
+
+
+def _template_tokens(model: Model, system_prompt: str) -> int:
+    """Tokens of a prompt with this system prompt and no text from the PDF."""
+    return model.count_tokens(_render(model, "", system_prompt))
 
 
 def text_sha256(text: str) -> str:

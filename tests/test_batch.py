@@ -6,18 +6,13 @@ import pytest
 
 from edgeclean.backend import Ask
 from edgeclean.chunk import chunk_pages
-from edgeclean.clean import SELECT_ANSWER
+from edgeclean.clean import SELECT_ANSWER, prompt_prefixes, rewrite_prompt
 from edgeclean.extract import PdfDocument
-from edgeclean.prompt import render_chat
+from edgeclean.settings import CleanSettings
 
 pytestmark = pytest.mark.model
 
 LIMIT = 64
-_USER_MARK = "\ue000"
-
-
-def _prompt_text(model, user_text):
-    return render_chat(model.chat_template, user_text, bos_token=model.bos_token, eos_token=model.eos_token)
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +22,12 @@ def prompts(tiny_model, corpus):
         chunks = list(chunk_pages(document.pages([1, 2, 3, 4]), tiny_model.count_tokens, 150))[:6]
     finally:
         document.close()
-    return [_prompt_text(tiny_model, chunk.text) for chunk in chunks]
+    return [rewrite_prompt(tiny_model, chunk.text) for chunk in chunks]
 
 
 @pytest.fixture(scope="module")
 def prefix(tiny_model):
-    return _prompt_text(tiny_model, _USER_MARK).split(_USER_MARK)[0]
+    return prompt_prefixes(tiny_model, CleanSettings(mode="rewrite"))[0]
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +88,7 @@ def test_a_mask_allows_only_its_characters_as_the_high_level_mask_does(tiny_mode
 
 
 def test_each_sequence_keeps_its_own_limit_and_finish_reason(tiny_model, high_level, prompts, prefix):
-    stop_prompt = _prompt_text(tiny_model, "Hello.")
+    stop_prompt = rewrite_prompt(tiny_model, "Hello.")
     expected_stop = _high_level_answer(high_level, stop_prompt, 200)
     limits = [5, 17, 200, 40]
     asks = [Ask(prompts[0], 5), Ask(prompts[1], 17), Ask(stop_prompt, 200), Ask(prompts[2], 40)]
