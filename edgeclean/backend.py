@@ -43,6 +43,8 @@ class Model(Protocol):
     ) -> Iterator[tuple[Hashable, Completion]]:
         """Answer ``(key, ask)`` pairs popped from the left of ``asks``, up to ``parallel`` at a time.
 
+        No more decode at once than ``asks`` holds when the answers start: a follow-up waits for a free slot.
+
         Yields ``(key, completion)`` as each finishes. ``asks`` is read again whenever a slot frees, so the
         caller may add follow-ups between answers. ``context`` is the most tokens any prompt and its answer
         need; ``prefixes``, texts many prompts start with (template and system prompt), are evaluated once.
@@ -115,6 +117,9 @@ class LlamaCppModel:
     def complete_many(
         self, asks: deque[tuple[Hashable, Ask]], *, parallel: int, context: int, prefixes: Sequence[str] = ()
     ) -> Iterator[tuple[Hashable, Completion]]:
+        # Slots beyond the asks queued now would only hold KV cache: follow-ups such as retries take the slot
+        # their first ask freed.
+        parallel = max(1, min(parallel, len(asks)))
         engine = self._engine_for(parallel, min(context, self.n_ctx))
         for prefix in prefixes:
             engine.add_prefix(self._tokens(prefix))
