@@ -112,6 +112,8 @@ class LlamaCppModel:
     ) -> Completion:
         ask = Ask(prompt, max_tokens, temperature, seed, only)
         ((_, completion),) = self.complete_many(deque([(0, ask)]), parallel=1, context=self.n_ctx)
+        if completion.failed:  # one call, one answer: a failure is the caller's to handle
+            raise ModelError(completion.error)
         return completion
 
     def complete_many(

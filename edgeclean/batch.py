@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
-from .completion import Completion
+from .completion import Completion, failed_completion
 from .errors import ModelError
 
 CONTEXT_ROUNDING = 256  # llama.cpp pads the attended cells to 256 anyway
@@ -126,12 +126,17 @@ class BatchEngine:
             while True:
                 for slot in slots:
                     while not slot.busy and (waiting := take()) is not None:
-                        if (done := self._start(slot, *waiting)) is not None:
-                            yield done  # finished on its first token
+                        if (done := self._start_contained(slot, *waiting)) is not None:
+                            yield done  # finished on its first token, or could not start
                 active = [slot for slot in slots if slot.busy]
                 if not active:
                     return
-                self.decode([(slot.next_token, slot.position, slot.seq, True) for slot in active])
+                try:
+                    self.decode([(slot.next_token, slot.position, slot.seq, True) for slot in active])
+                except ModelError as error:  # every sequence in the step fails; the next asks still run
+                    for slot in active:
+                        yield self._fail(slot, str(error))
+                    continue
                 for row, slot in enumerate(active):
                     if (done := self._advance(slot, row)) is not None:
                         yield done
@@ -139,6 +144,20 @@ class BatchEngine:
             for slot in slots:
                 self._free_sampler(slot)
             self._clear_slots()
+
+    def _start_contained(self, slot: _Slot, key: Hashable, request: Request) -> tuple[Hashable, Completion] | None:
+        """Start a request; one that cannot start (too long, a failed decode) ends at once as a failed completion."""
+        try:
+            return self._start(slot, key, request)
+        except ModelError as error:
+            if slot.busy:
+                return self._fail(slot, str(error))
+            return key, failed_completion(str(error), len(request.tokens))
+
+    def _fail(self, slot: _Slot, error: str) -> tuple[Hashable, Completion]:
+        key, prompt_tokens = slot.key, len(slot.request.tokens)
+        self._release(slot)
+        return key, failed_completion(error, prompt_tokens)
 
     def _start(self, slot: _Slot, key: Hashable, request: Request) -> tuple[Hashable, Completion] | None:
         """Evaluate a prompt in a slot and sample its first token.
@@ -218,10 +237,13 @@ class BatchEngine:
             seconds=time.perf_counter() - slot.started,
             prompt_seconds=slot.first_token_at - slot.started,
         )
+        self._release(slot)
+        return slot.key, completion
+
+    def _release(self, slot: _Slot) -> None:
         self._lib.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
         self._free_sampler(slot)
         slot.request, slot.next_token = None, -1
-        return slot.key, completion
 
     def _free_sampler(self, slot: _Slot) -> None:
         if slot.sampler is not None:

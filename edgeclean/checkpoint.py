@@ -32,6 +32,7 @@ FINGERPRINT_NAMES = {
     "answer_ratio": "answer limit",
     "answer_margin": "answer limit",
     "drop_citations": "--keep-citations",
+    "drop_contents": "--keep-contents",
 }
 
 
@@ -52,6 +53,7 @@ class ChunkResult:
     mode: str = "rewrite"
     decision: str = "model"  # "model", "retry" (second answer passed), "fallback" (rule-cleaned text), "rules"
     attempts: list[dict] = field(default_factory=list)  # each model answer's guard scores and failed checks
+    fallback_reason: str = ""  # why a "fallback" chunk kept its rule-cleaned text: "prompt too long", "guard: …"
 
     @classmethod
     def from_dict(cls, data: dict) -> ChunkResult:
@@ -65,6 +67,23 @@ class ChunkResult:
     @property
     def fell_back(self) -> bool:
         return self.decision == "fallback"
+
+
+def fallbacks_by_reason(results: list[ChunkResult]) -> dict[str, list[int]]:
+    """Chunks (1-based) that kept their rule-cleaned text, grouped by why; summary, status and report show it."""
+    grouped: dict[str, list[int]] = {}
+    for result in results:
+        if result.fell_back:
+            grouped.setdefault(result.fallback_reason or "guard", []).append(result.index + 1)
+    return grouped
+
+
+def describe_fallbacks(results: list[ChunkResult]) -> str:
+    """One line: "chunks 3, 7 (prompt too long); chunk 9 (guard: summarised)", or "" when none fell back."""
+    return "; ".join(
+        f"{'chunk' if len(numbers) == 1 else 'chunks'} {', '.join(map(str, numbers))} ({reason})"
+        for reason, numbers in fallbacks_by_reason(results).items()
+    )
 
 
 def _required(f) -> bool:

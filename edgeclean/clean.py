@@ -34,7 +34,6 @@ log = logging.getLogger("edgeclean.clean")
 SELECT_ANSWER = "0123456789, "  # the only characters a --mode select answer can hold: no word can be written
 SELECT_MAX_NUMBERS = 12  # an answer names at most about this many sentences, so it stays a few dozen tokens
 _NUMBERED_HEADING = re.compile(r"\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[^\W\d_][^\W\d_]")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 
 
 # In --mode select a sentence counts as prose, and is never dropped whatever the model says, when it is a
@@ -42,6 +41,11 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 # sentence or PROSE_STOP_SHARE of them are stop words.
 PROSE_MIN_WORDS = 6
 PROSE_STOP_SHARE = 0.2
+# Running text in any script: at least this share of its visible characters are letters, and at least this share
+# of its words are plain words (letters only) in lower case or in a script without case. Names, labels,
+# affiliation lists and figure debris ("RankOptimization y,1y,2y3") are not.
+PROSE_LETTER_SHARE = 0.75
+PROSE_UNCAPITALISED_SHARE = 0.5
 # A rewrite longer than this many times its chunk's tokens fails the guard's length check anyway.
 REWRITE_TOKEN_RATIO = 1.25
 # Dropped sentences are vetted as non-prose, so select may lose more of a chunk's words than a rewrite may:
@@ -82,7 +86,7 @@ def clean_chunks(
     Results come in the order chunks finish, not their order. A chunk's retry goes to the front of the queue,
     so the chunks in flight finish before new ones start.
     """
-    in_flight: dict[int, Steps] = {}
+    in_flight: dict[int, tuple[Chunk, Steps]] = {}
     asks: deque[tuple[int, Ask]] = deque()
     for chunk in chunks:
         steps = cleaning_steps(model, chunk, settings, limits)
@@ -91,17 +95,31 @@ def clean_chunks(
         except StopIteration as done:  # rule-cleaned: no model needed
             yield done.value
             continue
-        in_flight[chunk.index] = steps
+        except Exception as error:  # noqa: BLE001  one chunk's failure is that chunk's fallback, not the run's end
+            yield _contained(chunk, settings, error)
+            continue
+        in_flight[chunk.index] = (chunk, steps)
     if not asks:
         return
     context, prefixes = context_needed(model, settings, asks), prompt_prefixes(model, settings)
     answers = model.complete_many(asks, parallel=parallel, context=context, prefixes=prefixes)
     for index, completion in answers:
+        chunk, steps = in_flight[index]
         try:
-            asks.appendleft((index, in_flight[index].send(completion)))
+            asks.appendleft((index, steps.send(completion)))
         except StopIteration as done:
             del in_flight[index]
             yield done.value
+        except Exception as error:  # noqa: BLE001
+            del in_flight[index]
+            yield _contained(chunk, settings, error)
+
+
+def _contained(chunk: Chunk, settings: CleanSettings, error: Exception) -> ChunkResult:
+    """A chunk whose model pass raised keeps its rule-cleaned text; the reason goes into its record."""
+    reason = f"error: {type(error).__name__}: {str(error)[:200]}"
+    log.warning("chunk %d (pages %s): %s; keeping the rule-cleaned text", chunk.index + 1, chunk.pages, reason)
+    return _result(chunk, settings, chunk.text, "fallback", [], [], reason)
 
 
 def cleaning_steps(
@@ -114,21 +132,27 @@ def cleaning_steps(
     answers, attempts = [], []
     for strict in (False, True):
         answer = yield from ask(model, chunk, settings, strict)
-        verdict = check(chunk.text, answer.text, limits)
         answers.append(answer)
+        if answer.completion.failed:  # the model could not run it; a longer strict prompt would fail the same way
+            attempts.append({"passed": False, "reasons": ["error"], "error": answer.completion.error})
+            reason = failure_reason(answer.completion.error)
+            log.warning("chunk %d (pages %s): %s; keeping the rule-cleaned text", chunk.index + 1, chunk.pages, reason)
+            return _result(chunk, settings, chunk.text, "fallback", answers, attempts, reason)
+        verdict = check(chunk.text, answer.text, limits)
         attempts.append(
             {"passed": verdict.passed, "reasons": list(verdict.reasons), "vetoed": answer.vetoed}
             | verdict.fidelity.rounded()
         )
         if verdict.passed:
             return _result(chunk, settings, answer.text, "retry" if strict else "model", answers, attempts)
-    log.info(
-        "chunk %d (pages %s): answers failed the guard (%s); keeping the rule-cleaned text",
-        chunk.index + 1,
-        chunk.pages,
-        ", ".join(dict.fromkeys(r for a in attempts for r in a["reasons"])),
-    )
-    return _result(chunk, settings, chunk.text, "fallback", answers, attempts)
+    reason = "guard: " + ", ".join(dict.fromkeys(r for a in attempts for r in a["reasons"]))
+    log.info("chunk %d (pages %s): %s; keeping the rule-cleaned text", chunk.index + 1, chunk.pages, reason)
+    return _result(chunk, settings, chunk.text, "fallback", answers, attempts, reason)
+
+
+def failure_reason(error: str) -> str:
+    """A short name for why the model could not answer, as the checkpoint, summary and report show it."""
+    return "prompt too long" if "does not fit" in error else f"model error: {error[:200]}"
 
 
 def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
@@ -136,25 +160,41 @@ def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bo
     completion = yield Ask(prompt, rewrite_answer_limit(settings, chunk.tokens), settings.temperature, settings.seed)
     if completion.finish_reason == "length":
         log.info("chunk %d (pages %s): the answer hit its token limit and may be cut off", chunk.index + 1, chunk.pages)
+    if completion.failed:
+        return _Answer(chunk.text, completion)
     text, stripped = strip_acknowledgement(completion.text, chunk.text)
     return _Answer(text, completion, stripped)
 
 
 def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
     paragraphs = split_sentences(chunk.text)
-    numbered = "\n".join(f"{n}: {s}" for n, s in enumerate((s for p in paragraphs for s in p), start=1))
     completion = yield Ask(
-        _render(model, numbered, STRICT_SELECT_PROMPT if strict else SELECT_PROMPT),
-        max_tokens=4 * min(SELECT_MAX_NUMBERS, sum(len(p) for p in paragraphs)) + 4,
+        _render(model, numbered_sentences(chunk.text), STRICT_SELECT_PROMPT if strict else SELECT_PROMPT),
+        max_tokens=select_answer_limit(sum(len(p) for p in paragraphs)),
         temperature=settings.temperature,
         seed=settings.seed,
         only=SELECT_ANSWER,
     )
+    if completion.failed:
+        return _Answer(chunk.text, completion)
     chosen = parse_selection(completion.text)
-    numbered_sentences = dict(enumerate((s for p in paragraphs for s in p), start=1))
-    allowed = {n for n in chosen if n in numbered_sentences and not reads_as_prose(numbered_sentences[n])}
-    vetoed = len({n for n in chosen if n in numbered_sentences} - allowed)
+    by_number = dict(enumerate((s for p in paragraphs for s in p), start=1))
+    allowed = {n for n in chosen if n in by_number and not reads_as_prose(by_number[n])}
+    vetoed = len({n for n in chosen if n in by_number} - allowed)
     return _Answer(drop_sentences(paragraphs, allowed), completion, vetoed=vetoed)
+
+
+def numbered_sentences(text: str) -> str:
+    """The chunk as ``--mode select`` shows it to the model: one numbered sentence per line.
+
+    The chunker counts a select chunk's tokens in this form, so its prompt fits the context by construction.
+    """
+    sentences = (sentence for paragraph in split_sentences(text) for sentence in paragraph)
+    return "\n".join(f"{n}: {sentence}" for n, sentence in enumerate(sentences, start=1))
+
+
+def select_answer_limit(sentences: int) -> int:
+    return 4 * min(SELECT_MAX_NUMBERS, sentences) + 4
 
 
 def rewrite_answer_limit(settings: CleanSettings, chunk_tokens: int) -> int:
@@ -193,18 +233,83 @@ _USER_MARK = "\ue000"  # stands in for the chunk's text when cutting a rendered 
 
 
 def reads_as_prose(sentence: str) -> bool:
+    """Whether a sentence is running text, which ``--mode select`` never drops whatever the model says.
+
+    English stop words are one signal; the others hold in any script: a sentence end (Latin, CJK, Arabic,
+    Devanagari), or the shape of running text: enough words, mostly letters, most words not capitalised
+    (scripts without case, such as CJK, Hangul and Arabic, count as not capitalised).
+    """
     if _NUMBERED_HEADING.match(sentence):
         return True
-    tokens = words(sentence)
-    if len(tokens) < PROSE_MIN_WORDS:
+    tokens = sentence.split()
+    units = len(tokens) + sum(1 for ch in sentence if _is_ideograph(ch)) // 2  # CJK writes no spaces
+    if units < PROSE_MIN_WORDS:
         return False
-    ends_a_sentence = sentence.rstrip("\"'”’)]").endswith((".", "!", "?", ":", "。", "！", "？"))
-    return ends_a_sentence or sum(t in STOP_WORDS for t in tokens) >= PROSE_STOP_SHARE * len(tokens)
+    if sentence.rstrip(_CLOSERS).endswith(_PROSE_ENDS):
+        return True
+    english = words(sentence)
+    if sum(t in STOP_WORDS for t in english) >= PROSE_STOP_SHARE * len(english):
+        return True
+    visible = sum(1 for ch in sentence if not ch.isspace())
+    if sum(1 for ch in sentence if ch.isalpha()) < PROSE_LETTER_SHARE * visible:
+        return False
+    plain = sum(1 for t in tokens if (w := t.strip(_WORD_EDGES)).isalpha() and not w[:1].isupper())
+    return plain >= PROSE_UNCAPITALISED_SHARE * len(tokens)
 
 
 def split_sentences(text: str) -> list[list[str]]:
     """Paragraphs (blank-line separated) as lists of sentences; the units ``--mode select`` may drop."""
-    return [_SENTENCE_SPLIT.split(p.strip()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return [_split_paragraph(p.strip()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def _split_paragraph(paragraph: str) -> list[str]:
+    """Cut at sentence ends, but not inside dot leaders, abbreviations, initials, list numbers or decimals."""
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        if _ends_sentence(paragraph, start, match):
+            sentences.append(paragraph[start : match.end()].strip())
+            start = match.end()
+    rest = paragraph[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences or [paragraph]
+
+
+def _ends_sentence(text: str, start: int, match: re.Match) -> bool:
+    if match.group("cjk"):
+        return True  # 。！？ end a sentence with or without a space after them
+    mark = match.group("mark")
+    before = text[start : match.start()]
+    following = text[match.end() : match.end() + 1]
+    if following[:1].islower():
+        return False  # "et al. propose", "e.g. this": no new sentence starts in lower case
+    if mark != ".":
+        return True
+    if len(match.group("more")) >= 3:
+        return False  # "Notices........ vii": a dot leader, not an ellipsis
+    if not before or not (before[-1].isalnum() or before[-1] in _CLOSERS):
+        return False  # a dot leader ". . . ." or a lone "."
+    word = re.search(r"[\w.]*$", before).group(0)
+    if word.lower().rstrip(".") in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return False  # "Fig. 3", "vs. GPT-4", the initial in "J. Smith"
+    return not (word[:1].isdigit() and not before[: -len(word)].strip())  # "2." opening a list item
+
+
+# A run of sentence-end marks, closing quotes or brackets after them, then either space or (CJK) nothing.
+_SENTENCE_END = re.compile(
+    r"(?P<cjk>[。！？]+[」』”’)）]*\s*)|(?P<mark>[.!?؟۔।])(?P<more>[.!?؟۔।]*)[\"'”’)\]]*\s+(?=\S)"
+)
+_PROSE_ENDS = (".", "!", "?", ":", "。", "！", "？", "؟", "۔", "।")
+_CLOSERS = "\"'”’)]」』）"
+_WORD_EDGES = "\"'“”‘’()[]{}«»,;:.!?、，。！？؟،"
+_ABBREVIATIONS = frozenset(
+    """al e.g i.e etc vs fig figs eq eqs no nos ref refs sec secs ch dr mr mrs ms prof st cf ca approx vol pp
+    resp z.b d.h bzw usw vgl nr abb tab bsp""".split()
+)
+
+
+def _is_ideograph(ch: str) -> bool:
+    return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
 def parse_selection(answer: str) -> set[int]:
@@ -225,7 +330,13 @@ def drop_sentences(paragraphs: list[list[str]], dropped: set[int]) -> str:
 
 
 def _result(
-    chunk: Chunk, settings: CleanSettings, text: str, decision: str, answers: list[_Answer], attempts: list[dict]
+    chunk: Chunk,
+    settings: CleanSettings,
+    text: str,
+    decision: str,
+    answers: list[_Answer],
+    attempts: list[dict],
+    fallback_reason: str = "",
 ) -> ChunkResult:
     last = answers[-1].completion if answers else None
     return ChunkResult(
@@ -244,6 +355,7 @@ def _result(
         decision=decision,
         attempts=attempts,
         source_text=chunk.text,
+        fallback_reason=fallback_reason,
     )
 
 

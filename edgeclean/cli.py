@@ -153,6 +153,9 @@ def clean(
     keep_citations: Annotated[
         bool, typer.Option(help="Keep citations like (Wei et al., 2022) and [12] in the text.")
     ] = not DEFAULTS.drop_citations,
+    keep_contents: Annotated[
+        bool, typer.Option(help="Keep tables of contents and lists of figures/tables (dot-leader entries).")
+    ] = not DEFAULTS.drop_contents,
     restart: Annotated[bool, typer.Option(help="Ignore any checkpoint and overwrite the output.")] = False,
     keep_checkpoint: Annotated[bool, typer.Option(help="Keep OUTPUT.ckpt after the output is complete.")] = True,
     verbose: Annotated[
@@ -182,6 +185,7 @@ def clean(
         max_chars=max_chars,
         mode=mode.value,
         drop_citations=not keep_citations,
+        drop_contents=not keep_contents,
     )
     _configure_logging(verbose)
     with _user_errors():

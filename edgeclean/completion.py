@@ -14,6 +14,17 @@ class Completion:
     seconds: float
     prompt_seconds: float = 0.0
     """Of ``seconds``, the time until the first answer token: reading the prompt."""
+    error: str = ""
+    """Why this ask got no answer (its prompt did not fit, a decode failed); finish_reason is then "error"."""
+
+    @property
+    def failed(self) -> bool:
+        return self.finish_reason == "error"
+
+
+def failed_completion(error: str, prompt_tokens: int = 0) -> Completion:
+    """The answer an ask gets when the model could not run it: the chunk falls back, the run goes on."""
+    return Completion("", "error", prompt_tokens, 0, 0.0, error=error)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from . import __version__
 from .backend import LlamaCppModel, Model, gpu_offload_supported
 from .checkpoint import Checkpoint, ChunkResult
 from .chunk import Chunk, chunk_pages
-from .clean import clean_chunks, prompt_overhead, text_sha256
+from .clean import clean_chunks, numbered_sentences, prompt_overhead, text_sha256
 from .errors import InputError, ModelError, OutputError, SettingsError
 from .extract import Page, PdfDocument, limit_characters, parse_page_ranges
 from .hardware import default_parallel, usable_cpus
@@ -126,7 +126,14 @@ class CleaningRun:
         return default_parallel(self.model.device, self.settings.mode) if self.model else (1, "no model")
 
     def count_tokens(self, text: str) -> int:
-        return self.model.count_tokens(text) if self.model else len(_ROUGH_TOKEN.findall(text))
+        """A chunk's tokens as the model will see them: in --mode select, as numbered sentences.
+
+        Counting the prompt's own shape makes every prompt fit the context by construction: a dotted table of
+        contents once became 3,471 select tokens from a chunk counted as 700.
+        """
+        if not self.model:
+            return len(_ROUGH_TOKEN.findall(text))
+        return self.model.count_tokens(numbered_sentences(text) if self.settings.mode == "select" else text)
 
     def _chunk_budget(self) -> int:
         overhead = prompt_overhead(self.model) if self.model else 0
@@ -147,7 +154,8 @@ class CleaningRun:
         finally:
             document.close()
         self.lost_pages = list(document.lost_pages)
-        cleaner = PageCleaner(pages, PrecleanOptions(drop_citations=self.settings.drop_citations))
+        settings = self.settings
+        cleaner = PageCleaner(pages, PrecleanOptions(settings.drop_citations, settings.drop_contents))
         if self.settings.max_chars is not None:
             pages = limit_characters(pages, self.settings.max_chars)
         cleaned = (Page(page.number, cleaner.clean(page.text)) for page in pages)

@@ -31,10 +31,24 @@ _NUMERIC_REF = re.compile(r"\s*\[\d{1,3}(?:\s*[,–\-]\s*\d{1,3})*\]")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
+# A table-of-contents entry: a title, a dot leader (". . . ." or "....." or "…"), then a page number, arabic or
+# roman, or nothing where the number went to the next line. Also lists of figures and tables.
+_CONTENTS_ENTRY = re.compile(
+    r"^.{0,200}?(?:(?:\s?\.){4,}|…{2,}|(?:\s?·){4,})\s*(?:\d{1,4}|[ivxlcdm]{1,7})?$", re.IGNORECASE
+)
+_CONTENTS_HEADING = re.compile(
+    r"^(?:table\s+of\s+contents|contents|list\s+of\s+(?:figures|tables|abbreviations)|inhalt(?:sverzeichnis)?|"
+    r"abbildungsverzeichnis|tabellenverzeichnis|table\s+des\s+mati[eè]res|[ií]ndice|目次|目录|目錄|차례|목차)$",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class PrecleanOptions:
     drop_citations: bool = True
     """Remove author-year citations "(Wei et al., 2022a)" and numeric references "[12]"."""
+    drop_contents: bool = True
+    """Remove tables of contents (and lists of figures/tables): entries with dot leaders and their heading."""
 
 
 def preclean_pages(pages: Iterable[Page], options: PrecleanOptions = PrecleanOptions()) -> Iterator[Page]:
@@ -58,6 +72,8 @@ class PageCleaner:
     def clean(self, text: str) -> str:
         lines = [line.strip() for line in text.splitlines()]
         lines = self._drop_edges(lines)
+        if self.options.drop_contents:
+            lines = drop_contents(lines)
         lines = [_SPACES.sub(" ", _EMAIL.sub("", _ARXIV_STAMP.sub("", line))).strip() for line in lines]
         paragraphs = self._unwrap([line for line in lines if line])
         if self.options.drop_citations:
@@ -109,6 +125,24 @@ class PageCleaner:
         if current.endswith("-") and current[-2:-1].isalnum():
             return current + line  # "GPT-" + "3.5": a hyphen that is part of a name, not a word break
         return f"{current} {line}"
+
+
+def drop_contents(lines: list[str]) -> list[str]:
+    """Drop table-of-contents entries, and a contents heading whose next non-empty line is an entry.
+
+    A podcast never reads a table of contents, and fed to ``--mode select`` its dot leaders once became hundreds of
+    one-dot "sentences" whose numbered prompt outgrew the context.
+    """
+    entries = {i for i, line in enumerate(lines) if _CONTENTS_ENTRY.match(line) and re.search(r"[^\W\d_]", line)}
+    if not entries:
+        return lines
+    following = [i for i, line in enumerate(lines) if line]
+    headings = {
+        i
+        for i, after in zip(following, following[1:], strict=False)
+        if after in entries and _CONTENTS_HEADING.match(lines[i])
+    }
+    return [line for i, line in enumerate(lines) if i not in entries and i not in headings]
 
 
 def clean_text(text: str, options: PrecleanOptions = PrecleanOptions()) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from .checkpoint import describe_fallbacks
 from .errors import EdgecleanError, InputError, SettingsError
 from .extract import PdfDocument
 from .hardware import usable_cpus
@@ -161,7 +162,7 @@ def _chunk_lines(console: Console, run: CleaningRun) -> None:
             f"{done} (pages {result.first_page}-{result.last_page}): "
             f"{result.completion_tokens} tokens in {result.seconds:.1f} s, {run.stats.tokens_per_second:.0f} tok/s"
             + (" [cut off at the answer limit]" if result.cut_off else "")
-            + (" [failed the guard: rule-cleaned text kept]" if result.fell_back else ""),
+            + (f" [{result.fallback_reason or 'guard'}: rule-cleaned text kept]" if result.fell_back else ""),
             markup=False,
         )
 
@@ -177,11 +178,11 @@ def _summarise(console: Console, run: CleaningRun, path: Path, seconds: float) -
     if run.lost_pages:
         console.print(f"warning: pages {', '.join(map(str, run.lost_pages))} could not be read and are left out")
     cut = [r.index + 1 for r in run.checkpoint.ordered_results() if r.cut_off]
-    fallbacks = [r.index + 1 for r in run.checkpoint.ordered_results() if r.fell_back]
+    results = run.checkpoint.ordered_results()
+    fallbacks = sum(r.fell_back for r in results)
     if fallbacks:
         console.print(
-            f"{len(fallbacks)} of {len(run.chunks)} chunks kept their rule-cleaned text because the model's answers "
-            f"failed the fidelity guard: {', '.join(map(str, fallbacks))}",
+            f"{fallbacks} of {len(run.chunks)} chunks kept their rule-cleaned text: {describe_fallbacks(results)}",
             markup=False,
         )
     if cut:

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from .checkpoint import Checkpoint, ChunkResult
+from .checkpoint import Checkpoint, ChunkResult, describe_fallbacks
 from .output import write_atomically
 
 WORD = re.compile(r"\S+\s*")
@@ -51,6 +51,7 @@ def _summary(checkpoint: Checkpoint, results: list[ChunkResult], records: dict[i
         ("model time", f"{seconds:.1f} s"),
         ("tokens/s", f"{answer_tokens / seconds:.0f}" if seconds else "–"),
         ("outcomes", ", ".join(f"{name}: {count}" for name, count in sorted(decisions.items())) or "–"),
+        ("fell back", describe_fallbacks(results) or "–"),
         ("started", checkpoint.header.get("started", "?")),
     ]
     return "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
@@ -76,7 +77,7 @@ def _chunk_section(result: ChunkResult, record: dict) -> str:
     return CHUNK.format(
         index=result.index + 1,
         pages=pages,
-        decision=html.escape(decision),
+        decision=html.escape(f"{decision} ({result.fallback_reason})" if result.fallback_reason else decision),
         flag="intervened" if intervened else "kept",
         scores=score_text or f"{result.completion_tokens} answer tokens · finish {html.escape(result.finish_reason)}",
         before=before or "<em>(source text not recorded)</em>",

@@ -40,6 +40,8 @@ class CleanSettings:
     """select: the model only picks sentences to drop; rewrite: it rewrites the chunk (guarded); rules: no model."""
     drop_citations: bool = True
     """Remove author-year citations and numeric references like [12] before cleaning."""
+    drop_contents: bool = True
+    """Remove tables of contents and lists of figures/tables (dot-leader entries) before cleaning."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

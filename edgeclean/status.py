@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, describe_fallbacks
 from .errors import OutputError
 from .pipeline import CHECKPOINT_SUFFIX
 
@@ -54,9 +54,8 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
     cut = [str(r.index + 1) for r in results if r.cut_off]
     if cut:
         rows.append(("cut off", f"chunks {', '.join(cut)} hit the answer limit"))
-    fallbacks = [str(r.index + 1) for r in results if r.fell_back]
-    if fallbacks:
-        rows.append(("guard", f"chunks {', '.join(fallbacks)} failed the fidelity guard and kept their rule text"))
+    if fallbacks := describe_fallbacks(results):
+        rows.append(("fell back", f"{fallbacks}: rule-cleaned text kept"))
     return rows
 
 
