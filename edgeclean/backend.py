@@ -11,7 +11,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from .completion import Ask, Completion
+from .completion import Ask, Completion, failed_completion
 from .errors import ModelError, ModelNotFound
 
 log = logging.getLogger("edgeclean.backend")
@@ -58,7 +58,10 @@ def complete_in_turn(model: Model, asks: deque[tuple[Hashable, Ask]]) -> Iterato
     """``complete_many`` one ask at a time, for models with no batching of their own."""
     while asks:
         key, ask = asks.popleft()
-        yield key, model.complete(ask.prompt, ask.max_tokens, ask.temperature, ask.seed, ask.only)
+        try:
+            yield key, model.complete(ask.prompt, ask.max_tokens, ask.temperature, ask.seed, ask.only)
+        except ModelError as error:  # as in the batch engine: this ask fails, the others still run
+            yield key, failed_completion(str(error))
 
 
 # The Llama object only loads the weights and tokenizes; every answer comes from a BatchEngine context, so its

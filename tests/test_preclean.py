@@ -70,3 +70,18 @@ def test_kd_survey_first_pages(corpus):
     assert "from individual researchers to smaller organizations" in cleaned
     assert "GPT-3.5" in cleaned
     assert not cleaned.startswith("1\n")
+
+
+def test_a_dotted_table_of_contents_is_dropped_with_its_heading():
+    page = "\n".join(
+        ["Contents", "Notices . . . . . . . . . . vii", "Trademarks . . . . . . . . viii"]
+        + [f"{n}.{k} Topologische Räume . . . . . . . . {n * 10 + k}" for n in range(1, 4) for k in range(1, 4)]
+        + ["List of Figures", "3.1 A compact set ........................ 14", "Preface", "This book is about spaces."]
+    )
+    assert clean_text(page) == "Preface\n\nThis book is about spaces."
+
+
+def test_contents_are_kept_on_request_and_prose_with_an_ellipsis_is_never_an_entry():
+    page = "Notices . . . . . . . . . . vii\nHe waited . . . and then he spoke again to the room."
+    assert "Notices" in clean_text(page, PrecleanOptions(drop_contents=False))
+    assert clean_text(page).startswith("He waited . . . and then")
