@@ -120,9 +120,12 @@ def _run_one(console, document, job: Job, model, settings, restart: bool, keep_c
 def _describe(console: Console, run: CleaningRun, settings: CleanSettings) -> None:
     threads, why = (settings.threads, "--threads") if settings.threads else usable_cpus()
     model = run.model
+    pages = (
+        f"pages {run.chunks[0].first_page}-{run.chunks[-1].last_page}" if run.chunks else "no text left by the rules"
+    )
     console.print(
         f"{run.pdf.name}: {len(run.chunks)} chunks of up to {run.chunk_tokens} tokens, "
-        f"pages {run.chunks[0].first_page}-{run.chunks[-1].last_page} of {run.page_count}, --mode {settings.mode}"
+        f"{pages} of {run.page_count}, --mode {settings.mode}"
     )
     if model is not None:
         console.print(

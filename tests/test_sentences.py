@@ -40,7 +40,7 @@ def test_numbering_shows_every_sentence_once_in_order():
 @pytest.mark.parametrize(
     "sentence",
     [
-        "이 보고서는 국내 산업의 디지털 전환 현황을 분석하고 정책 과제를 제시함",  # Korean report style: no final period
+        "이 보고서는 국내 산업의 디지털 전환 현황을 분석하고 정책 과제를 제시함",  # Korean report style: no period
         "本文提出了一种新的知识蒸馏方法用于大型语言模型的压缩和加速",
         "Die Menge der offenen Mengen bildet eine Topologie auf dem Raum",
         "تقدم هذه الورقة طريقة جديدة لتقطير المعرفة من النماذج اللغوية الكبيرة",

@@ -22,7 +22,8 @@ PROSE = "This closing paragraph is ordinary prose, so every document also has a 
 
 def _contents(entries: int = 300, per_page: int = 40) -> list[str]:
     lines = ["Contents"] + [
-        f"{n // 10 + 1}.{n % 10 + 1} Topologische Räume und stetige Abbildungen {'. ' * 24}{n + 3}" for n in range(entries)
+        f"{n // 10 + 1}.{n % 10 + 1} Topologische Räume und stetige Abbildungen {'. ' * 24}{n + 3}"
+        for n in range(entries)
     ]
     return ["\n".join(lines[i : i + per_page]) for i in range(0, len(lines), per_page)] + [PROSE]
 
@@ -39,7 +40,7 @@ def _unbroken_token() -> list[str]:
 
 def _number_table() -> list[str]:
     rng = random.Random(3)
-    return ["\n".join(" ".join(str(rng.randint(0, 999)) for _ in range(50)) for _ in range(40)), PROSE]
+    return ["\n".join(" ".join(str(rng.randint(0, 99)) for _ in range(50)) for _ in range(40)), PROSE]
 
 
 CJK = "知识蒸馏是一种将大型模型的能力转移到小型模型的方法。" * 12 + "本节介绍其基本原理。"
