@@ -211,7 +211,12 @@ def test_help_shows_examples():
 
 
 def test_readme_commands_are_the_ones_ci_runs():
+    """CI runs the test command in the checkout, then both commands, exactly, in a fresh clone."""
     readme = (ROOT / "README.md").read_text()
-    ci = (ROOT / ".ci" / "run").read_text()
-    test_command = re.search(r"```(?:sh|bash)\n(.+?)\n```", readme.split("## Run the tests", 1)[1], re.S).group(1)
-    assert test_command.strip() in ci
+    checkout, fresh_clone = (ROOT / ".ci" / "run").read_text().split("git clone", 1)
+
+    def command(section: str) -> str:
+        return re.search(r"```(?:sh|bash)\n(.+?)\n```", readme.split(section, 1)[1], re.S).group(1).strip()
+
+    assert command("## Run the tests") in checkout
+    assert f"\n{command('## Quick start')}\n{command('## Run the tests')}\n" in fresh_clone
