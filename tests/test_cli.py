@@ -219,4 +219,5 @@ def test_readme_commands_are_the_ones_ci_runs():
         return re.search(r"```(?:sh|bash)\n(.+?)\n```", readme.split(section, 1)[1], re.S).group(1).strip()
 
     assert command("## Run the tests") in checkout
-    assert f"\n{command('## Quick start')}\n{command('## Run the tests')}\n" in fresh_clone
+    quick, tests = (f"\n{command(section)}\n" for section in ("## Quick start", "## Run the tests"))
+    assert quick in fresh_clone and tests in fresh_clone.split(quick, 1)[1]
