@@ -1,6 +1,10 @@
-"""Feed mutated bytes of the corpus PDFs to extraction: every case must end in text or InputError, in time.
+"""Feed mutated bytes of PDFs to extraction: every case must end in text or InputError, in time.
 
     python -m bench.fuzz_pdf --cases 500
+    python -m bench.fuzz_pdf --cases 500 --corpus ../shared/corpus   # also mutate the real-PDF corpus
+
+The seeds are the generated fixtures in tests/fixtures, plus, with --corpus (or $EDGECLEAN_CORPUS), the real
+PDFs of a corpus.
 
 Prints how many cases were read, refused with a clear error, or lost pages, and the slowest case.
 """
@@ -8,6 +12,7 @@ Prints how many cases were read, refused with a clear error, or lost pages, and 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -18,8 +23,8 @@ from pathlib import Path
 from edgeclean.errors import InputError
 from edgeclean.extract import PdfDocument
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-SEEDS = sorted((CORPUS / "docling").glob("*.pdf")) + sorted((CORPUS / "bad").glob("*.pdf"))
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+SEEDS = sorted(FIXTURES.glob("*.pdf"))
 CASE_SECONDS = 60  # a case must finish within this, whatever the parser meets
 
 
@@ -61,14 +66,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", type=Path, default=os.environ.get("EDGECLEAN_CORPUS"), help="add its PDFs")
     options = parser.parse_args()
+    seeds = list(SEEDS)
+    if options.corpus:
+        corpus_pdfs = sorted(Path(options.corpus).rglob("*.pdf"))
+        if not corpus_pdfs:
+            parser.error(f"no PDFs in the corpus at {options.corpus}")
+        seeds += corpus_pdfs
+    print(f"seeds: {len(seeds)} PDFs ({len(SEEDS)} fixtures, {len(seeds) - len(SEEDS)} from a corpus)")
     rng = random.Random(options.seed)
     outcomes: Counter[str] = Counter()
     slowest = 0.0
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "case.pdf"
         for _ in range(options.cases):
-            path.write_bytes(mutate(rng, rng.choice(SEEDS).read_bytes()))
+            path.write_bytes(mutate(rng, rng.choice(seeds).read_bytes()))
             started = time.perf_counter()
             outcomes[extract_case(path)] += 1
             slowest = max(slowest, time.perf_counter() - started)

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PDF = ROOT.parent / "shared" / "corpus" / "docling" / "multi_page.pdf"
+PDF = ROOT / "tests" / "fixtures" / "paper.pdf"  # generated, committed: no corpus needed
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-ARGS = ["--pages", "1-2", "--chunk-tokens", "80", "--threads", "2"]
+ARGS = ["--pages", "1", "--chunk-tokens", "80", "--threads", "2"]  # 12 chunks
 KILLED_PARALLEL = 8  # the killed runs decode 8 chunks at once; the reference run decodes one at a time
 MOMENTS = ("model-load", "mid-chunk", "after-fsync")
 

@@ -3,6 +3,10 @@
     .venv/bin/python -m bench.quality                                   # kd100k + docling, rules and select
     .venv/bin/python -m bench.quality --docs kd100k --modes rules,select,rewrite
     .venv/bin/python -m bench.quality --docs kd,docling --modes rules --examples 0
+    .venv/bin/python -m bench.quality --docs paper                       # the generated fixture: no corpus needed
+
+Every document but "paper" comes from the real-PDF corpus: --corpus PATH, else $EDGECLEAN_CORPUS, else
+../shared/corpus beside the checkout.
 
 Measures (edgeclean.guard's words: NFKC, lower-cased, line-break hyphens joined, runs of letters/digits;
 content words: length >= 4, not a stop word, not a number), each against the raw extracted source:
@@ -12,13 +16,14 @@ content words: length >= 4, not a stop word, not a number), each against the raw
   repeat8     share of the output's word 8-grams that repeat an earlier one (the "source" row is the source's)
   noise_left  noise in the output / noise in the source, counting emails, arXiv:NNNN.NNNNN stamps,
               "et al., YYYY" citations, [n] refs, letter-hyphen-newline-letter breaks, page-number-only lines
-  gt_recall / gt_precision   content words against the docling ground truth (.md), where there is one
+  gt_recall / gt_precision   content words against the ground truth (docling's .md, the fixture's .txt)
 Rows: "notebookllama" is Meta's published Step-1 output for the same first 100,000 characters of the KD survey.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import tempfile
@@ -31,10 +36,10 @@ from edgeclean.extract import PdfDocument, limit_characters
 from edgeclean.guard import content_words, ngrams, novel_share, recall, repeat_share, words
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
-KD = CORPUS / "kd-survey-2402.13116v4.pdf"
+DEFAULT_CORPUS = Path(os.environ.get("EDGECLEAN_CORPUS", ROOT.parent / "shared" / "corpus"))
+PAPER = ROOT / "tests" / "fixtures" / "paper.pdf"
 DOCLING = ("2305.03393v1-pg9", "code_and_formula", "multi_page")
-DOCS = ("kd100k", "kd", *DOCLING)
+DOCS = ("kd100k", "kd", *DOCLING, "paper")
 MODES = ("notebookllama", "rules", "select", "rewrite")
 TINY_MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -62,10 +67,15 @@ class Doc:
         return "\n".join(page.text for page in pages)
 
 
-def documents(names: list[str]) -> list[Doc]:
-    known = {"kd100k": Doc("kd100k", KD, 100_000), "kd": Doc("kd", KD)}
+def documents(names: list[str], corpus: Path) -> list[Doc]:
+    kd = corpus / "kd-survey-2402.13116v4.pdf"
+    known = {
+        "kd100k": Doc("kd100k", kd, 100_000),
+        "kd": Doc("kd", kd),
+        "paper": Doc("paper", PAPER, truth=PAPER.with_suffix(".txt")),
+    }
     for name in DOCLING:
-        known[name] = Doc(name, CORPUS / "docling" / f"{name}.pdf", truth=CORPUS / "docling" / f"{name}.md")
+        known[name] = Doc(name, corpus / "docling" / f"{name}.pdf", truth=corpus / "docling" / f"{name}.md")
     return [known[name] for name in names]
 
 
@@ -151,12 +161,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--examples", type=int, default=6, help="removals to show per model mode and document")
     parser.add_argument("--keep", type=Path, help="write the outputs into this directory")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="the real-PDF corpus [%(default)s]")
     args = parser.parse_args(argv)
     names = [n for item in args.docs.split(",") for n in (DOCLING if item == "docling" else (item,))]
     modes = args.modes.split(",")
     for name in [*names, *modes]:
         if name not in DOCS + MODES:
             parser.error(f"unknown document or mode {name!r}")
+    if set(names) - {"paper"} and not (args.corpus / "kd-survey-2402.13116v4.pdf").is_file():
+        parser.error(
+            f"no real-PDF corpus at {args.corpus}: pass --corpus PATH or set EDGECLEAN_CORPUS (--docs paper needs none)"
+        )
     model = None
     if {"select", "rewrite"} & set(modes):
         from edgeclean.backend import LlamaCppModel
@@ -164,11 +179,11 @@ def main(argv: list[str] | None = None) -> None:
         model = LlamaCppModel(args.model, n_ctx=2048, n_gpu_layers=0, threads=args.threads)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="edgeclean-quality-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    for doc in documents(names):
-        run_document(doc, modes, model, workdir, args.examples)
+    for doc in documents(names, args.corpus):
+        run_document(doc, modes, model, workdir, args.examples, args.corpus)
 
 
-def run_document(doc: Doc, modes: list[str], model, workdir: Path, examples: int) -> None:
+def run_document(doc: Doc, modes: list[str], model, workdir: Path, examples: int, corpus: Path) -> None:
     source = doc.source()
     truth = doc.truth.read_text(encoding="utf-8") if doc.truth else None
     src_words = words(source)
@@ -179,7 +194,7 @@ def run_document(doc: Doc, modes: list[str], model, workdir: Path, examples: int
     for mode in modes:
         if mode == "notebookllama":
             if doc.name == "kd100k":
-                text = (CORPUS / "notebookllama-step1-output.txt").read_text(encoding="utf-8")
+                text = (corpus / "notebookllama-step1-output.txt").read_text(encoding="utf-8")
                 rows.append((mode, scores(source, text, truth), {}))
             continue
         texts[mode], info = clean(doc, mode, model, workdir)

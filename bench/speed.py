@@ -2,6 +2,10 @@
 
     python -m bench.speed                              # KD survey pages 1-10, 8 chunks, K=8
     python -m bench.speed --torch-python /tmp/tvenv/bin/python --rounds 2
+    python -m bench.speed --pdf tests/fixtures/paper.pdf --pages 1-3   # no corpus needed
+
+The default PDF is the KD survey in the real-PDF corpus: --corpus PATH, else $EDGECLEAN_CORPUS, else
+../shared/corpus beside the checkout.
 
 Each arm runs in its own child process, so its peak RSS is its own; loading the model is not timed.
   a   edgeclean's decode path as `clean --mode rewrite` runs it: the chunks' rewrite prompts through
@@ -31,7 +35,8 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PDF = ROOT.parent / "shared" / "corpus" / "kd-survey-2402.13116v4.pdf"
+DEFAULT_CORPUS = Path(os.environ.get("EDGECLEAN_CORPUS", ROOT.parent / "shared" / "corpus"))
+KD_SURVEY = "kd-survey-2402.13116v4.pdf"
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 ARMS = ("a", "a1", "b", "c", "d", "s", "s1")
 
@@ -258,7 +263,8 @@ def _table(job: dict, runs: dict[str, list[dict]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pdf", type=Path, default=PDF)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="the real-PDF corpus [%(default)s]")
+    parser.add_argument("--pdf", type=Path, help=f"the PDF to clean [the corpus's {KD_SURVEY}]")
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--pages", default="1-10")
     parser.add_argument("--chunks", type=int, default=8, help="Clean only the first N chunks.")
@@ -290,6 +296,9 @@ def main() -> None:
     from edgeclean.hardware import PARALLEL_CPU  # not at the top: arm c's interpreter lacks edgeclean's needs
 
     args.parallel = args.parallel or PARALLEL_CPU
+    args.pdf = args.pdf or args.corpus / KD_SURVEY
+    if not args.pdf.is_file():
+        parser.error(f"no PDF at {args.pdf}: pass --corpus PATH, set EDGECLEAN_CORPUS, or pass --pdf FILE")
     job = prepare(args)
     arms = [arm for arm in ARMS if arm in args.arms.split(",")]
     print(

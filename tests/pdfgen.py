@@ -140,6 +140,7 @@ def encrypted_pdf(src, path, password: str) -> Path:
     """A copy of src that opens only with password (RC4-128, as many real encrypted PDFs are)."""
     writer = PdfWriter(clone_from=PdfReader(src))
     writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm="RC4-128")
+    writer._ID[1] = writer._ID[0]  # pypdf draws the second file ID at random; the same input gives the same bytes
     with open(path, "wb") as out:
         writer.write(out)
     return Path(path)

@@ -13,7 +13,7 @@ from edgeclean.pipeline import CleaningRun, load_model
 from edgeclean.settings import CleanSettings
 
 from . import hostile
-from .conftest import RecordingModel, run_cli
+from .conftest import FIXTURES, PAPER, RecordingModel, run_cli
 
 SMALL = CleanSettings(chunk_tokens=200, mode="rewrite")
 
@@ -35,16 +35,16 @@ def test_an_empty_file(tmp_path):
     one_line_error(run_cli("info", "empty.pdf"), "the file is empty")
 
 
-def test_the_bytes_decide_not_the_name(corpus, tmp_path):
-    shutil.copy(corpus / "docling" / "multi_page.pdf", tmp_path / "really-a-pdf.txt")
+def test_the_bytes_decide_not_the_name(tmp_path):
+    shutil.copy(PAPER, tmp_path / "really-a-pdf.txt")
     assert run_cli("info", "really-a-pdf.txt").returncode == 0
     (tmp_path / "fake.pdf").write_text("just some words, not a PDF at all")
     one_line_error(run_cli("info", "fake.pdf"), "not a PDF")
 
 
 @pytest.mark.parametrize("fraction", [0.001, 0.05, 0.3, 0.6, 0.95])
-def test_truncated_pdfs_end_in_text_or_one_line(corpus, tmp_path, fraction):
-    data = (corpus / "docling" / "multi_page.pdf").read_bytes()
+def test_truncated_pdfs_end_in_text_or_one_line(tmp_path, fraction):
+    data = PAPER.read_bytes()
     (tmp_path / "cut.pdf").write_bytes(data[: max(16, int(len(data) * fraction))])
     started = time.monotonic()
     result = run_cli("info", "cut.pdf", timeout=120)
@@ -88,12 +88,12 @@ def test_cycles_and_lies_are_harmless(tmp_path, builder):
         assert all(page.text for page in document.pages())
 
 
-def test_output_may_not_be_the_input(corpus, tmp_path):
+def test_output_may_not_be_the_input(tmp_path):
     pdf = tmp_path / "paper.pdf"
-    shutil.copy(corpus / "docling" / "multi_page.pdf", pdf)
+    shutil.copy(PAPER, pdf)
     with pytest.raises(OutputError, match="is the input PDF"):
         CleaningRun(pdf, RecordingModel(), SMALL, output=pdf, restart=True)
-    assert pdf.read_bytes() == (corpus / "docling" / "multi_page.pdf").read_bytes()
+    assert pdf.read_bytes() == PAPER.read_bytes()
 
 
 def test_require_gpu_on_a_cpu_build_fails_clearly():
@@ -114,8 +114,8 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
 
 
-def test_disk_full_keeps_the_checkpoint_valid_and_a_rerun_resumes(corpus, tiny_disk):
-    pdf = corpus / "docling" / "multi_page.pdf"
+def test_disk_full_keeps_the_checkpoint_valid_and_a_rerun_resumes(tiny_disk):
+    pdf = PAPER
     output = tiny_disk / "out.txt"
     filler = tiny_disk / "filler"
     filler.write_bytes(b"\0" * (256 * 1024 - 12 * 1024))  # leave about 12 KB free
@@ -134,6 +134,17 @@ def test_disk_full_keeps_the_checkpoint_valid_and_a_rerun_resumes(corpus, tiny_d
     resumed.finish()
     # the guard rejects a tripled answer, so each chunk falls back to its rule-cleaned text
     assert output.read_text() == "\n\n".join(c.text for c in resumed.chunks) + "\n"
+
+
+def test_every_fixture_gives_text_or_one_line(tmp_path):
+    outcomes = {}
+    for pdf in sorted(FIXTURES.glob("*.pdf")):
+        result = run_cli("info", str(pdf), timeout=120)
+        assert "Traceback" not in result.stderr
+        outcomes[pdf.name] = result.returncode
+        if result.returncode:
+            one_line_error(result, pdf.name)
+    assert {name for name, code in outcomes.items() if code} == {"corrupted.pdf", "encrypted.pdf"}
 
 
 def test_every_corpus_file_gives_text_or_one_line(corpus, tmp_path):

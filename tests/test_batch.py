@@ -10,16 +10,18 @@ from edgeclean.clean import SELECT_ANSWER, prompt_prefixes, rewrite_prompt
 from edgeclean.extract import PdfDocument
 from edgeclean.settings import CleanSettings
 
+from .conftest import PAPER
+
 pytestmark = pytest.mark.model
 
 LIMIT = 64
 
 
 @pytest.fixture(scope="module")
-def prompts(tiny_model, corpus):
-    document = PdfDocument(corpus / "kd-survey-2402.13116v4.pdf")
+def prompts(tiny_model):
+    document = PdfDocument(PAPER)
     try:
-        chunks = list(chunk_pages(document.pages([1, 2, 3, 4]), tiny_model.count_tokens, 150))[:6]
+        chunks = list(chunk_pages(document.pages([1, 2, 3]), tiny_model.count_tokens, 150))[:6]
     finally:
         document.close()
     return [rewrite_prompt(tiny_model, chunk.text) for chunk in chunks]

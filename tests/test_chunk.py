@@ -5,7 +5,7 @@ import pytest
 from edgeclean.chunk import chunk_pages
 from edgeclean.extract import Page
 
-from .conftest import RecordingModel
+from .conftest import PAPER, RecordingModel
 
 count = RecordingModel().count_tokens
 
@@ -69,10 +69,12 @@ def test_a_word_longer_than_the_budget_is_split_between_characters():
     assert "".join("".join(c.text.split()) for c in chunks) == "".join(text.split())
 
 
-def test_real_tokenizer_budgets_and_word_boundaries(tiny_model, corpus):
+@pytest.mark.parametrize("pdf", ["paper", "kd-survey"])
+def test_real_tokenizer_budgets_and_word_boundaries(tiny_model, request, pdf):
     from edgeclean.extract import PdfDocument
 
-    pages = list(PdfDocument(corpus / "kd-survey-2402.13116v4.pdf").pages(range(1, 5)))
+    path = PAPER if pdf == "paper" else request.getfixturevalue("corpus") / "kd-survey-2402.13116v4.pdf"
+    pages = list(PdfDocument(path).pages(range(1, 4)))
     source = "\n\n".join(page.text for page in pages)
     chunks = list(chunk_pages(pages, tiny_model.count_tokens, budget=300))
     assert all(tiny_model.count_tokens(c.text) <= 300 for c in chunks)

@@ -5,8 +5,27 @@ import pytest
 from edgeclean.errors import InputError
 from edgeclean.extract import Page, PdfDocument, limit_characters, parse_page_ranges
 
+from .conftest import FIXTURES, PAPER, debris
+from .pdfgen import text_pdf
 
-def test_pages_stream_with_their_numbers(corpus):
+
+def test_pages_stream_with_their_numbers():
+    document = PdfDocument(PAPER)
+    assert document.page_count == 3
+    pages = list(document.pages([2, 3]))
+    assert [p.number for p in pages] == [2, 3]
+    assert pages[0].text.startswith(debris(PAPER)["header"]) and "DistilBERT, a distilled" in pages[1].text
+
+
+def test_whole_document_has_no_silent_character_cap(tmp_path):
+    page = "A sentence of plain prose that fills the page line after line. " * 60
+    pdf = text_pdf(tmp_path / "long.pdf", [page] * 30)  # about 115,000 characters on 30 pages
+    info = PdfDocument(pdf).info()
+    assert info.characters > 110_000  # the notebook stopped at 100,000
+    assert info.has_text_layer and info.pages_with_text == 30
+
+
+def test_pages_stream_with_their_numbers_in_the_kd_survey(corpus):
     document = PdfDocument(corpus / "kd-survey-2402.13116v4.pdf")
     assert document.page_count == 43
     pages = list(document.pages([2, 3]))
@@ -14,7 +33,7 @@ def test_pages_stream_with_their_numbers(corpus):
     assert all(len(p.text) > 1000 for p in pages)
 
 
-def test_whole_document_has_no_silent_character_cap(corpus):
+def test_the_kd_survey_has_no_silent_character_cap(corpus):
     info = PdfDocument(corpus / "kd-survey-2402.13116v4.pdf").info()
     assert info.characters > 250_000  # the notebook stopped at 100,000
     assert info.has_text_layer and info.pages_with_text == 43
@@ -24,26 +43,43 @@ def test_whole_document_has_no_silent_character_cap(corpus):
     ("name", "message"),
     [
         ("corrupted.pdf", "not a PDF"),
-        ("password-protected.pdf", "password-protected; pass --password"),
+        ("encrypted.pdf", "password-protected; pass --password"),
         ("does-not-exist.pdf", "no such file"),
     ],
 )
-def test_bad_pdfs_give_clear_errors(corpus, name, message):
+def test_bad_pdfs_give_clear_errors(name, message):
     with pytest.raises(InputError, match=message):
-        PdfDocument(corpus / "bad" / name)
+        PdfDocument(FIXTURES / name)
 
 
-def test_image_only_pdf_reports_no_text_layer(corpus):
-    info = PdfDocument(corpus / "bad" / "image-only.pdf").info()
+def test_image_only_pdf_reports_no_text_layer():
+    info = PdfDocument(FIXTURES / "image-only.pdf").info()
     assert not info.has_text_layer
 
 
-def test_wrong_password_is_named(corpus):
+def test_wrong_password_is_named():
     with pytest.raises(InputError, match="wrong password"):
-        PdfDocument(corpus / "bad" / "password-protected.pdf", password="not-it")
+        PdfDocument(FIXTURES / "encrypted.pdf", password="not-it")
 
 
-def test_pypdf_warnings_go_to_the_log_not_the_screen(corpus, capfd, caplog):
+def test_the_right_password_opens_it():
+    pages = list(PdfDocument(FIXTURES / "encrypted.pdf", password=debris(PAPER)["password"]).pages())
+    assert [p.text for p in pages] == [p.text for p in PdfDocument(PAPER).pages()]
+
+
+def test_pypdf_warnings_go_to_the_log_not_the_screen(capfd, caplog):
+    caplog.set_level(logging.DEBUG, logger="edgeclean")
+    for path in sorted(FIXTURES.glob("*.pdf")):
+        try:
+            PdfDocument(path).info()
+        except InputError:
+            pass
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert "pypdf: Object ID 2,0 ref repaired" in caplog.text  # from broken-xref.pdf
+
+
+def test_pypdf_warnings_on_the_corpus_go_to_the_log_not_the_screen(corpus, capfd, caplog):
     caplog.set_level(logging.DEBUG, logger="edgeclean")
     for path in sorted(corpus.rglob("*.pdf")):
         try:

@@ -1,4 +1,4 @@
-"""Mutated corpus PDFs through extraction and the CLI: no tracebacks, bounded time. Longer: bench/fuzz_pdf.py."""
+"""Mutated fixture PDFs through extraction and the CLI: no tracebacks, bounded time. Longer: bench/fuzz_pdf.py."""
 
 import os
 import random

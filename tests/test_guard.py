@@ -7,7 +7,7 @@ from edgeclean.clean import clean_chunk, drop_sentences, parse_selection, split_
 from edgeclean.guard import check, content_words, measure, words
 from edgeclean.settings import CleanSettings
 
-from .conftest import RecordingModel
+from .conftest import PAPER, RecordingModel
 
 SOURCE = (
     "Without the constraints of licensing fees or restrictive usage policies, these models are more readily "
@@ -126,8 +126,9 @@ def test_sentences_are_numbered_across_paragraphs():
 
 
 @pytest.mark.model
-def test_a_guarded_tiny_model_run_keeps_the_ground_truth(corpus, tiny_model):
-    """The real 135M model choosing what to drop from a real page: the guarded output keeps the content.
+@pytest.mark.parametrize("document", ["fixture paper", "docling code_and_formula"])
+def test_a_guarded_tiny_model_run_keeps_the_ground_truth(tiny_model, request, document):
+    """The real 135M model choosing what to drop from a paper: the guarded output keeps the content.
 
     (--mode select answers in a few dozen tokens; a rewrite of this page takes minutes on a shared CPU.)
     """
@@ -135,12 +136,16 @@ def test_a_guarded_tiny_model_run_keeps_the_ground_truth(corpus, tiny_model):
 
     from edgeclean.pipeline import clean_pdf
 
-    pdf = corpus / "docling" / "code_and_formula.pdf"
+    if document == "fixture paper":
+        pdf, ground_truth = PAPER, PAPER.with_suffix(".txt")
+    else:
+        pdf = request.getfixturevalue("corpus") / "docling" / "code_and_formula.pdf"
+        ground_truth = pdf.with_suffix(".md")
     run = clean_pdf(pdf, "out.txt", model=tiny_model, settings=CleanSettings(mode="select"))
     results = run.checkpoint.ordered_results()
     assert all(r.attempts and r.decision in {"model", "retry", "fallback"} for r in results)
     assert all(r.completion_tokens <= 2 * (4 * 12 + 4) for r in results), "select answers stay short"
-    truth = content_words(words(pdf.with_suffix(".md").read_text()))
+    truth = content_words(words(ground_truth.read_text()))
     output = content_words(words(run.output.read_text()))
     gt_recall = sum((Counter(truth) & Counter(output)).values()) / len(truth)
     assert gt_recall >= 0.95

@@ -4,22 +4,22 @@ import shutil
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import FIXTURES, LANGUAGES, NOTES, PAPER, run_cli
 
 pytestmark = pytest.mark.model
 
 SHORT = ["--max-chars", "300", "--chunk-tokens", "100"]
 
 
-def test_many_pdfs_one_bad_one_folder(corpus, tiny_model_path, tmp_path):
+def test_many_pdfs_one_bad_one_folder(tiny_model_path, tmp_path):
     papers = tmp_path / "papers"
     papers.mkdir()
-    shutil.copy(corpus / "docling" / "code_and_formula.pdf", papers)
-    shutil.copy(corpus / "docling" / "2305.03393v1-pg9.pdf", papers)
+    shutil.copy(NOTES, papers)
+    shutil.copy(LANGUAGES, papers)
     args = [
         "clean",
-        str(corpus / "docling" / "multi_page.pdf"),
-        str(corpus / "bad" / "corrupted.pdf"),
+        str(PAPER),
+        str(FIXTURES / "corrupted.pdf"),
         str(papers),
         "-o",
         "out",
@@ -33,7 +33,7 @@ def test_many_pdfs_one_bad_one_folder(corpus, tiny_model_path, tmp_path):
     assert result.returncode == 1, "one PDF failed, so the run must say so"
     assert "corrupted.pdf: failed: " in result.stderr and "not a PDF" in result.stderr
     assert result.stderr.count("model SmolLM2") == 3, "the model loads once and serves all three PDFs"
-    for name in ("multi_page", "code_and_formula", "2305.03393v1-pg9"):
+    for name in ("paper", "notes", "languages"):
         assert (tmp_path / "out" / f"{name}.clean.txt").read_text().strip()
         assert (tmp_path / "reports" / f"{name}.report.html").is_file()
         assert f"{name}.pdf: ok: out/{name}.clean.txt" in result.stderr
@@ -44,19 +44,16 @@ def test_many_pdfs_one_bad_one_folder(corpus, tiny_model_path, tmp_path):
     assert again.stderr.count("skipped: already complete") == 3
 
 
-def test_two_pdfs_that_would_share_an_output_are_refused(corpus, tmp_path):
+def test_two_pdfs_that_would_share_an_output_are_refused(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     for folder in ("a", "b"):
-        shutil.copy(corpus / "docling" / "multi_page.pdf", tmp_path / folder)
-    result = run_cli("clean", "a/multi_page.pdf", "b/multi_page.pdf", "-o", "out")
+        shutil.copy(PAPER, tmp_path / folder)
+    result = run_cli("clean", "a/paper.pdf", "b/paper.pdf", "-o", "out")
     assert result.returncode == 2 and "would both write" in result.stderr
 
 
-def test_report_command_on_a_finished_run(corpus, tiny_model_path, tmp_path):
-    assert (
-        run_cli("clean", str(corpus / "docling" / "multi_page.pdf"), "--model", str(tiny_model_path), *SHORT).returncode
-        == 0
-    )
-    result = run_cli("report", "multi_page.clean.txt")
-    assert result.returncode == 0 and (tmp_path / "multi_page.clean.txt.report.html").is_file()
+def test_report_command_on_a_finished_run(tiny_model_path, tmp_path):
+    assert run_cli("clean", str(PAPER), "--model", str(tiny_model_path), *SHORT).returncode == 0
+    result = run_cli("report", "paper.clean.txt")
+    assert result.returncode == 0 and (tmp_path / "paper.clean.txt.report.html").is_file()

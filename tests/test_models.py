@@ -16,7 +16,7 @@ from edgeclean.backend import check_gguf, gguf_required_size
 from edgeclean.errors import ModelError, ModelNotFound
 from edgeclean.models import DEFAULT_MODEL, KNOWN_MODELS, file_sha256, models_dir, recorded_sha256, resolve_model
 
-from .conftest import MULTI_PAGE, run_cli
+from .conftest import PAPER, run_cli
 from .fakehub import FakeHub
 
 
@@ -40,7 +40,7 @@ def test_truncated_gguf_is_refused_before_loading(tiny_model_path, tmp_path, kee
 
 def test_clean_refuses_a_truncated_model_with_one_line(tiny_model_path, tmp_path):
     cut = _truncated_copy(tiny_model_path, tmp_path, 40_000_000)
-    result = run_cli("clean", str(MULTI_PAGE), "--model", str(cut), "--pages", "1", timeout=60)
+    result = run_cli("clean", str(PAPER), "--model", str(cut), "--pages", "1", timeout=60)
     assert result.returncode == 1
     assert "truncated" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -217,7 +217,7 @@ def test_verify_catches_a_file_changed_after_pull(hub):
 
 
 def test_offline_clean_with_a_missing_model_names_the_pull_command():
-    result = run_cli("clean", str(MULTI_PAGE), "--offline", "--model", NAME, timeout=60)
+    result = run_cli("clean", str(PAPER), "--offline", "--model", NAME, timeout=60)
     assert result.returncode == 1
     assert f"`edgeclean models pull {NAME}`" in result.stderr and FILENAME in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -239,7 +239,7 @@ def test_offline_clean_runs_with_a_pulled_model(tiny_model_path, tmp_path):
     (models_dir() / tiny_model_path.name).symlink_to(tiny_model_path)
     result = run_cli(
         "clean",
-        str(MULTI_PAGE),
+        str(PAPER),
         "--offline",
         "--model",
         "smollm2-135m-instruct",

@@ -10,7 +10,7 @@ from edgeclean.errors import CheckpointMismatch, SettingsError
 from edgeclean.pipeline import CleaningRun
 from edgeclean.settings import CleanSettings
 
-from .conftest import RecordingModel, run_cli
+from .conftest import PAPER, RecordingModel, run_cli
 
 SMALL = CleanSettings(chunk_tokens=80, mode="rewrite")
 
@@ -34,15 +34,15 @@ class ShufflingModel(RecordingModel):
             yield key, self.complete(ask.prompt, ask.max_tokens, ask.temperature, ask.seed, ask.only)
 
 
-def _chunks(corpus, model, settings=SMALL):
-    run = CleaningRun(corpus / "docling" / "multi_page.pdf", model, settings, output="scratch.txt")
+def _chunks(model, settings=SMALL):
+    run = CleaningRun(PAPER, model, settings, output="scratch.txt")
     run.close()
     return run.chunks
 
 
-def test_out_of_order_answers_reach_their_own_chunks(corpus):
+def test_out_of_order_answers_reach_their_own_chunks():
     model = ShufflingModel(seed=3)
-    chunks = _chunks(corpus, model)
+    chunks = _chunks(model)
     results = list(clean_chunks(model, chunks, SMALL, parallel=4))
     assert model.most_in_flight == 4 and model.parallel == 4
     assert [r.index for r in results] != sorted(r.index for r in results), "the stand-in should reorder"
@@ -50,11 +50,11 @@ def test_out_of_order_answers_reach_their_own_chunks(corpus):
     assert all(r.text == chunks[r.index].text and r.decision == "model" for r in results)
 
 
-def test_a_retry_is_asked_next_and_lands_on_its_chunk(corpus):
+def test_a_retry_is_asked_next_and_lands_on_its_chunk():
     """Chunks whose first answer fails the guard are retried with the strict prompt, in whatever order."""
     failing = {1, 4}
     model = ShufflingModel(answer=lambda text: text, seed=5)
-    chunks = _chunks(corpus, model)
+    chunks = _chunks(model)
     bad = {chunks[i].text for i in failing}
     model.answer = lambda text: "A summary of it." if text in bad else text
     results = {r.index: r for r in clean_chunks(model, chunks, SMALL, parallel=3)}
@@ -65,9 +65,9 @@ def test_a_retry_is_asked_next_and_lands_on_its_chunk(corpus):
     assert sum("Copy the text you are given exactly" in p for p in model.prompts) == len(failing)
 
 
-def test_the_context_asked_for_fits_the_longest_prompt_and_answer(corpus):
+def test_the_context_asked_for_fits_the_longest_prompt_and_answer():
     model = RecordingModel()
-    chunks = _chunks(corpus, model)
+    chunks = _chunks(model)
     list(clean_chunks(model, chunks, SMALL, parallel=2))
     longest = max(model.count_tokens(p) + m for p, m in zip(model.prompts, model.max_tokens, strict=True))
     assert longest <= model.context <= model.n_ctx
@@ -77,27 +77,25 @@ def test_the_context_asked_for_fits_the_longest_prompt_and_answer(corpus):
     assert all(m <= 4 * SELECT_MAX_NUMBERS + 4 for m in model.max_tokens[len(chunks) :])
 
 
-def test_results_are_recorded_as_they_finish_and_the_output_is_in_order(corpus):
+def test_results_are_recorded_as_they_finish_and_the_output_is_in_order():
     model = ShufflingModel(seed=11)
-    run = CleaningRun(corpus / "docling" / "multi_page.pdf", model, CleanSettings(parallel=4, mode="rewrite"))
+    run = CleaningRun(PAPER, model, CleanSettings(parallel=4, mode="rewrite"))
     finished = [result.index for result in run.results()]
     run.finish()
     assert finished != sorted(finished)
     assert run.output.read_text() == "\n\n".join(chunk.text for chunk in run.chunks) + "\n"
 
 
-def test_parallel_is_part_of_the_checkpoint_fingerprint(corpus, recording_model):
-    run = CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(parallel=2), output="o")
+def test_parallel_is_part_of_the_checkpoint_fingerprint(recording_model):
+    run = CleaningRun(PAPER, recording_model, CleanSettings(parallel=2), output="o")
     assert run.checkpoint.fingerprint["parallel"] == 2
     next(run.results())
     run.close()
     with pytest.raises(CheckpointMismatch, match="different --parallel"):
-        CleaningRun(corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(parallel=3), output="o")
+        CleaningRun(PAPER, recording_model, CleanSettings(parallel=3), output="o")
     defaults = {"rewrite": (8, "the default on a CPU"), "select": (1, "the default for --mode select on a CPU")}
     for mode, chosen in defaults.items():
-        default = CleaningRun(
-            corpus / "docling" / "multi_page.pdf", recording_model, CleanSettings(mode=mode), output=f"d-{mode}"
-        )
+        default = CleaningRun(PAPER, recording_model, CleanSettings(mode=mode), output=f"d-{mode}")
         assert (default.parallel, default.parallel_why) == chosen
         default.close()
 
@@ -110,11 +108,11 @@ def test_parallel_out_of_range_is_refused():
 
 
 @pytest.mark.model
-def test_a_real_run_at_any_parallel_writes_the_same_text(corpus, tiny_model_path, tmp_path):
+def test_a_real_run_at_any_parallel_writes_the_same_text(tiny_model_path, tmp_path):
     """Batching must not change the cleaned text, so a resumed run can mix answers decoded beside others."""
-    pdf = str(corpus / "docling" / "multi_page.pdf")
+    pdf = str(PAPER)
     model = str(tiny_model_path)
-    common = ["clean", pdf, "--model", model, "--mode", "rewrite", "--chunk-tokens", "60", "--pages", "1"]
+    common = ["clean", pdf, "--model", model, "--mode", "rewrite", "--chunk-tokens", "60", "--max-chars", "2400"]
     for parallel, said in (("1", "1 chunk at once"), ("5", "5 chunks at once")):
         result = run_cli(*common, "--parallel", parallel, "-o", f"k{parallel}.txt")
         assert result.returncode == 0, result.stderr

@@ -1,7 +1,10 @@
 """Rule pre-cleaning: what layout broke is repaired, page furniture is dropped, and nothing else is touched."""
 
 from edgeclean.extract import Page, PdfDocument
+from edgeclean.guard import content_words, recall, words
 from edgeclean.preclean import PrecleanOptions, clean_text, preclean_pages, running_lines
+
+from .conftest import LANGUAGES, PAPER, debris, truth
 
 WRAPPED = """Without the constraints of licensing fees, these models are available to a
 broader range of users, from individual re-
@@ -61,6 +64,33 @@ def test_other_scripts_are_kept_intact():
     cleaned = clean_text(text)
     for line in text.splitlines():
         assert line in cleaned
+
+
+def test_the_fixture_papers_layout_debris_goes_and_its_prose_stays():
+    """Everything the rules are for, on a generated paper whose ground truth is exact."""
+    pages = list(PdfDocument(PAPER).pages())
+    cleaned_pages = list(preclean_pages(pages))
+    cleaned = "\n\n".join(p.text for p in cleaned_pages)
+    known, expected = debris(PAPER), truth(PAPER)
+    for line in (known["header"], known["footer"], known["stamp"], *known["emails"]):
+        assert line in pages[0].text and line not in cleaned
+    assert all(p.text.splitlines()[-1] == str(p.number) for p in pages)
+    assert all(p.text.split("\n\n")[-1] != str(p.number) for p in cleaned_pages), "page numbers go"
+    for citation in ("(Touvron et al.", "(Hinton et al.", "(Lo et al., 2020)", "[1, 5]", "[4]"):
+        assert citation in " ".join(p.text for p in pages).replace("\n", " ") and citation not in cleaned
+    assert known["hyphenated"]
+    for word in known["hyphenated"]:
+        assert cleaned.count(word) >= expected.count(word), f"{word} is joined again"
+    assert "self-improvement when" in cleaned, "a compound broken at its own hyphen keeps it"
+    assert "GPT-3.5 and Llama-3.2-1B-Instruct" in cleaned
+    assert recall(content_words(words(expected)), content_words(words(cleaned))) > 0.99
+    prose = [p for p in expected.split("\n\n") if len(p) > 300]
+    assert sum(p in cleaned for p in prose) >= len(prose) - 3, "paragraphs cut only by columns, pages or a footnote"
+
+
+def test_cjk_and_arabic_pages_keep_every_character():
+    cleaned = "".join(p.text for p in preclean_pages(PdfDocument(LANGUAGES).pages()))
+    assert "".join(cleaned.split()) == "".join(truth(LANGUAGES).split())
 
 
 def test_kd_survey_first_pages(corpus):

@@ -8,7 +8,7 @@ from edgeclean.pipeline import CleaningRun
 from edgeclean.report import side_by_side, write_report
 from edgeclean.settings import CleanSettings
 
-from .conftest import RecordingModel
+from .conftest import PAPER, RecordingModel
 
 SMALL = CleanSettings(chunk_tokens=200, mode="rewrite")
 
@@ -19,10 +19,8 @@ def drop_the_first_word(text: str) -> str:
 
 
 @pytest.fixture
-def finished_run(corpus):
-    run = CleaningRun(
-        corpus / "docling" / "multi_page.pdf", RecordingModel(drop_the_first_word), SMALL, output="out.txt"
-    )
+def finished_run():
+    run = CleaningRun(PAPER, RecordingModel(drop_the_first_word), SMALL, output="out.txt")
     list(run.results())
     run.finish()
     return run
@@ -44,8 +42,8 @@ def test_report_shows_every_chunk_collapsed_with_its_diff(finished_run, tmp_path
     assert not re.search(r"(src|href)=\"https?:", page), "self-contained: no external assets"
 
 
-def test_report_of_an_interrupted_run(corpus, tmp_path):
-    run = CleaningRun(corpus / "docling" / "multi_page.pdf", RecordingModel(), SMALL, output="out.txt")
+def test_report_of_an_interrupted_run(tmp_path):
+    run = CleaningRun(PAPER, RecordingModel(), SMALL, output="out.txt")
     next(run.results())
     run.close()
     page = write_report(run.checkpoint_path, tmp_path / "partial.html").read_text()

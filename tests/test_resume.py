@@ -16,7 +16,7 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_model_path, corpus) -> bytes:
+def reference(tmp_path_factory, tiny_model_path) -> bytes:
     return reference_output(tmp_path_factory.mktemp("reference"))
 
 
@@ -63,7 +63,7 @@ def test_a_checkpoint_from_another_model_is_refused(reference, tmp_path, tiny_mo
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_unwritable_output_fails_before_any_work(tmp_path, tiny_model_path, corpus):
+def test_unwritable_output_fails_before_any_work(tmp_path, tiny_model_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     result = subprocess.run(clean_command(blocker / "out.txt"), cwd=tmp_path, capture_output=True, text=True)
