@@ -374,3 +374,28 @@ def test_model_sha256_is_cached_beside_the_file_and_survives_a_read_only_folder(
         handle.seek(500_000)
         handle.write(b"changed")
     assert model_sha256(model) == hashlib.sha256(model.read_bytes()).hexdigest() != digest
+
+
+def test_model_sha256_in_a_read_only_folder_is_cached_in_the_user_cache(tmp_path, monkeypatch):
+    import hashlib
+
+    from edgeclean.models import model_sha256
+
+    folder = tmp_path / "read-only-models"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        model = folder / "m.gguf"
+        model.write_bytes(b"GGUF" + bytes(range(256)) * 4000)
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        digest = hashlib.sha256(model.read_bytes()).hexdigest()
+        assert model_sha256(model) == digest
+        assert [p.name for p in folder.iterdir()] == ["m.gguf"]
+        cached = list((tmp_path / "cache" / "edgeclean" / "sha256").iterdir())
+        assert len(cached) == 1 and digest in cached[0].read_text()
+        assert model_sha256(model) == digest
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
