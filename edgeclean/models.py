@@ -180,9 +180,13 @@ def _stamp(path: Path) -> list[int]:
 
 
 def _hash_caches(path: Path) -> list[Path]:
-    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeclean" / "sha256"
+    beside = path.with_name(path.name + HASH_CACHE_SUFFIX)
+    home = os.path.expanduser("~")  # not Path.home(): a container user without a home must not make ./~
+    root = os.environ.get("XDG_CACHE_HOME") or (None if home.startswith("~") else os.path.join(home, ".cache"))
+    if not root:
+        return [beside]
     key = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return [path.with_name(path.name + HASH_CACHE_SUFFIX), user_cache / f"{key}.json"]
+    return [beside, Path(root) / "edgeclean" / "sha256" / f"{key}.json"]
 
 
 def sidecar_path(path: Path) -> Path:

@@ -264,6 +264,8 @@ class CleaningRun:
     def run_to_end(self) -> Path:
         """Clean every missing chunk and write the output; the checkpoint is released either way."""
         try:
+            if self.already_written:
+                return self.output
             for _ in self.results():
                 pass
             return self.finish()
