@@ -1,13 +1,19 @@
 """Stage 4a: each finished chunk is appended to a JSON-lines checkpoint and fsynced before the next starts.
 
-Line 1 is a header with the run's fingerprint; every further line is one chunk's result. A last line without
-its newline, or one that does not parse, is a torn write (power cut mid-append): it is cut off on open and
-that chunk is simply cleaned again.
+Line 1 is a header with the run's fingerprint; every further line is one chunk's result, or, once the output
+is written, the output's sha256. Every line carries the sha256 of its own content (``record_sha256``), so a
+record edited by hand or damaged on disk is noticed: it is dropped with a warning and that chunk is cleaned
+again. A last line without its newline is a torn write (power cut mid-append): it is cut off on open.
+
+One run at a time: a run holds an exclusive lock on ``CHECKPOINT.lock``, a file that is never replaced while
+held, taken before the checkpoint is read or created (a lock on the checkpoint itself came too late: it is
+created by rename, so two runs starting together could each lock their own copy).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -18,7 +24,10 @@ from .errors import CheckpointMismatch, OutputError
 
 log = logging.getLogger("edgeclean.checkpoint")
 
-FORMAT = "edgeclean-checkpoint/1"
+FORMAT = "edgeclean-checkpoint/2"
+OLD_FORMATS = ("edgeclean-checkpoint/1",)  # before records carried their own hash
+HASH_FIELD = "record_sha256"
+LOCK_SUFFIX = ".lock"
 # How a changed fingerprint entry is named to the user; the rest are settings, named by their flag.
 FINGERPRINT_NAMES = {
     "edgeclean": "edgeclean version",
@@ -33,6 +42,7 @@ FINGERPRINT_NAMES = {
     "answer_margin": "answer limit",
     "drop_citations": "--keep-citations",
     "drop_contents": "--keep-contents",
+    "output": "-o (stdout or a file)",
 }
 
 
@@ -97,6 +107,8 @@ class Checkpoint:
         self.path = path
         self.header = header
         self.results = results
+        self.output_sha256: str | None = None
+        """The sha256 of the output file as last written from these records; None until it is written."""
         self._lock = lock
 
     @property
@@ -109,67 +121,105 @@ class Checkpoint:
 
     @classmethod
     def open(cls, path: Path, fingerprint: dict, total: int, *, restart: bool = False) -> Checkpoint:
-        """Resume the checkpoint at ``path`` if it was made with the same fingerprint, else start a new one."""
-        if path.exists() and not restart:
-            lock = _lock(path)
-            try:
+        """Resume the checkpoint at ``path`` if it was made with the same fingerprint, else start a new one.
+
+        The lock comes first: whoever holds it alone reads, creates or replaces the checkpoint.
+        """
+        lock = _acquire_lock(path)
+        try:
+            check_checkpoint_file(path)
+            if path.exists() and not restart:
                 checkpoint = cls.read(path, repair=True)
                 _refuse_mismatch(path, fingerprint, checkpoint.fingerprint)
-            except BaseException:
-                _release(lock)
-                raise
-            checkpoint._lock = lock
-            return checkpoint
-        if path.exists():
-            _release(_lock(path))  # --restart must not pull the file from under a live run
-        header = {"format": FORMAT, "fingerprint": fingerprint, "chunks": total, "started": _now()}
-        _write_new(path, json.dumps(header, ensure_ascii=False) + "\n")
-        return cls(path, header, {}, _lock(path))
+                if checkpoint.total != total:
+                    raise OutputError(
+                        f"{path} says {checkpoint.total} chunks but this run makes {total}; it was edited or "
+                        "damaged: pass --restart to start over"
+                    )
+            else:
+                header = {"format": FORMAT, "fingerprint": fingerprint, "chunks": total, "started": _now()}
+                _write_new(path, seal(header))
+                checkpoint = cls(path, header, {})
+        except BaseException:
+            _release(lock)
+            raise
+        checkpoint._lock = lock
+        return checkpoint
 
     @classmethod
     def read(cls, path: Path, *, repair: bool = False) -> Checkpoint:
-        """Load a checkpoint; with ``repair``, cut a torn last record off the file so appends stay clean."""
+        """Load a checkpoint, dropping records whose hash does not match; with ``repair``, rewrite the file
+        without them (and without a torn last record) so appends stay clean. Only the lock holder repairs."""
+        check_checkpoint_file(path)
         try:
             data = path.read_bytes()
         except OSError as error:
             raise OutputError(f"cannot read checkpoint {path}: {error.strerror}") from None
         lines, good_end = _complete_lines(data)
-        try:
-            header = json.loads(lines[0]) if lines else {}
-        except ValueError:
-            header = {}
-        if header.get("format") != FORMAT:
-            raise OutputError(f"{path} is not an edgeclean checkpoint; move it away or pass --restart")
-        results: dict[int, ChunkResult] = {}
-        for number, line in enumerate(lines[1:], start=2):
-            try:
-                result = ChunkResult.from_dict(json.loads(line))
-            except (ValueError, KeyError, TypeError):
-                log.warning("%s: record %d is damaged; it and any after it will be redone", path, number)
-                good_end = sum(len(previous) + 1 for previous in lines[: number - 1])
-                break
-            results[result.index] = result
-        if repair and good_end < len(data):
+        header = _read_header(path, lines[0] if lines else b"")
+        checkpoint = cls(path, header, {})
+        kept = [lines[0]]
+        for number, line in enumerate(lines[1:], start=1):
+            if checkpoint._take(unseal(line)):
+                kept.append(line)
+            else:
+                log.warning("%s: record %d was edited or damaged (its hash does not match); it is redone", path, number)
+        if repair and len(kept) < len(lines):
+            _write_new(path, b"".join(line + b"\n" for line in kept).decode("utf-8"))
+        elif repair and good_end < len(data):
             log.info("%s: dropping a torn last record (%d bytes)", path, len(data) - good_end)
             with path.open("r+b") as handle:
                 handle.truncate(good_end)
                 os.fsync(handle.fileno())
-        return cls(path, header, results)
+        return checkpoint
+
+    def _take(self, record: dict | None) -> bool:
+        """Keep one sealed record; False for a record that is damaged or does not belong here."""
+        if record is None:
+            return False
+        if "output_sha256" in record:
+            self.output_sha256 = str(record["output_sha256"])
+            return True
+        try:
+            result = ChunkResult.from_dict(record)
+        except (KeyError, TypeError, ValueError):
+            return False
+        if not isinstance(result.index, int) or not 0 <= result.index < self.total:
+            return False
+        self.results[result.index] = result
+        return True
 
     @property
     def fingerprint(self) -> dict:
         return self.header.get("fingerprint", {})
 
     def record(self, result: ChunkResult) -> None:
-        line = json.dumps(asdict(result) | {"finished": _now()}, ensure_ascii=False) + "\n"
+        self._append(asdict(result) | {"finished": _now()})
+        self.results[result.index] = result
+
+    def record_output(self, sha256: str) -> None:
+        """Note the sha256 of the output just written: "complete" later means the output still has it."""
+        self._append({"output_sha256": sha256, "written": _now()})
+        self.output_sha256 = sha256
+
+    def output_matches(self, output: Path) -> bool:
+        """The output file exists and is exactly what was last written from this checkpoint."""
+        if self.output_sha256 is None or not output.is_file():
+            return False
+        digest = hashlib.sha256()
+        with output.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest() == self.output_sha256
+
+    def _append(self, record: dict) -> None:
         try:
             with self.path.open("ab") as handle:
-                handle.write(line.encode("utf-8"))
+                handle.write(seal(record).encode("utf-8"))
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as error:
             raise OutputError(f"cannot write checkpoint {self.path}: {error.strerror}") from None
-        self.results[result.index] = result
 
     def close(self) -> None:
         _release(self._lock)
@@ -179,24 +229,117 @@ class Checkpoint:
         return [self.results[index] for index in sorted(self.results)]
 
 
-def _lock(path: Path):
-    """Hold an exclusive lock on the checkpoint so two runs never append to the same one."""
+def seal(record: dict) -> str:
+    """One checkpoint line: the record with the sha256 of its own content added."""
+    body = {key: value for key, value in record.items() if key != HASH_FIELD}
+    return json.dumps(body | {HASH_FIELD: _content_sha256(body)}, ensure_ascii=False) + "\n"
+
+
+def unseal(line: bytes) -> dict | None:
+    """The record on one line, or None when it does not parse or its hash does not match its content."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    body = {key: value for key, value in record.items() if key != HASH_FIELD}
+    return record if record.get(HASH_FIELD) == _content_sha256(body) else None
+
+
+def _content_sha256(body: dict) -> str:
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _read_header(path: Path, line: bytes) -> dict:
+    header = unseal(line)
+    if header is None:
+        try:
+            found = json.loads(line) if line else {}
+        except ValueError:
+            found = {}
+        what = found.get("format") if isinstance(found, dict) else None
+        if what == FORMAT:
+            raise OutputError(f"{path}: its header was edited or damaged; pass --restart to start over")
+        if what in OLD_FORMATS:
+            raise OutputError(f"{path} was made by an older edgeclean; pass --restart to start over")
+        raise OutputError(f"{path} is not an edgeclean checkpoint; move it away or pass --restart")
+    chunks = header.get("chunks")
+    valid = (
+        header.get("format") == FORMAT
+        and isinstance(header.get("fingerprint"), dict)
+        and isinstance(chunks, int)
+        and not isinstance(chunks, bool)
+        and chunks > 0
+    )
+    if not valid:
+        raise OutputError(f"{path}: its header is not valid; pass --restart to start over")
+    return header
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """A checkpoint must be a plain file in the output's folder, or not exist yet: say what to do otherwise."""
+    if path.is_symlink():
+        target = path.resolve()
+        if target.parent != path.parent.resolve():
+            raise OutputError(
+                f"{path} is a symlink to {target}, outside the output's folder; move it away (or delete the link) "
+                "so edgeclean can keep its checkpoint there"
+            )
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise OutputError(
+            f"{path} is {kind}, not a checkpoint; move it away so edgeclean can keep its checkpoint there"
+        )
+
+
+def lock_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + LOCK_SUFFIX)
+
+
+class _Lock:
+    def __init__(self, path: Path, descriptor: int):
+        self.path = path
+        self.descriptor = descriptor
+
+
+def _acquire_lock(checkpoint: Path) -> _Lock | None:
+    """Hold an exclusive lock on CHECKPOINT.lock so only one run at a time reads, creates or appends.
+
+    The lock file is removed when released; a run that opened it just before then finds, after locking, that
+    the name now points elsewhere (or nowhere) and tries again, so two runs never hold two different files.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; one run per output is then the user's care
         return None
-    handle = path.open("ab")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise OutputError(f"another edgeclean run is writing {path}; wait for it or stop it first") from None
-    return handle
+    path = lock_path(checkpoint)
+    while True:
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise OutputError(f"cannot create the lock file {path}: {error.strerror}") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise OutputError(f"another edgeclean run is writing {checkpoint}; wait for it or stop it first") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return _Lock(path, descriptor)
+        os.close(descriptor)
 
 
-def _release(lock) -> None:
+def _release(lock: _Lock | None) -> None:
     if lock is not None:
-        lock.close()
+        try:
+            lock.path.unlink(missing_ok=True)  # while still held, so nobody can lock the old file meanwhile
+        finally:
+            os.close(lock.descriptor)
 
 
 def _refuse_mismatch(path: Path, wanted: dict, found: dict) -> None:

@@ -189,12 +189,25 @@ def parse_page_ranges(spec: str, page_count: int) -> list[int]:
             end = (int(last) if last else page_count) if dash else start
         except ValueError:
             raise InputError(f"--pages {spec!r}: use numbers and ranges like 1-10,15") from None
-        if start < 1 or end < start or end > page_count:
+        if dash and end < start:
+            raise InputError(f"--pages {spec!r}: {part} runs backwards; write it {end}-{start}")
+        if start < 1 or end > page_count:
             raise InputError(f"--pages {spec!r}: the PDF has pages 1-{page_count}")
         numbers.update(range(start, end + 1))
     if not numbers:
         raise InputError(f"--pages {spec!r} selects no pages")
     return sorted(numbers)
+
+
+def format_page_ranges(numbers: Iterable[int]) -> str:
+    """The shortest spelling of a set of pages: [1, 2, 3, 7] is "1-3,7", the same however it was asked for."""
+    ranges: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in ranges)
 
 
 def limit_characters(pages: Iterable[Page], max_chars: int) -> Iterator[Page]:

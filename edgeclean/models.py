@@ -7,14 +7,19 @@ sidecar ``FILE.gguf.sha256`` (``sha256sum`` format) recording the hash it was ve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelNotFound
+from .errors import ModelError, ModelNotFound
 
 SIDECAR_SUFFIX = ".sha256"
+# The sha256 of a model file as last computed, with the size and mtime it had then: a run's fingerprint needs the
+# whole file's hash (any changed weight is a different model) but should not spend seconds re-hashing 1 GB.
+HASH_CACHE_SUFFIX = ".sha256-cache"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,11 @@ def known_model(name: str | None) -> KnownModel:
 def resolve_model(name_or_path: str | None, directory: Path | None = None) -> Path:
     """A path to an existing GGUF file, or ModelNotFound saying how to get one."""
     directory = directory or models_dir()
+    if directory.exists() and not directory.is_dir():
+        raise ModelError(
+            f"the models directory {directory} is not a folder; set EDGECLEAN_MODELS_DIR to the folder that holds "
+            "the .gguf files"
+        )
     wanted = name_or_path or DEFAULT_MODEL
     known = KNOWN_MODELS.get(wanted.lower())
     if known is None:
@@ -122,6 +132,61 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def model_sha256(path: Path) -> str:
+    """The file's sha256, from the cache when the file still has the size and mtime it had when last hashed."""
+    stamp = _stamp(path)
+    for cache in _hash_caches(path):
+        try:
+            cached = json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(cached, dict) and cached.get("stamp") == stamp and isinstance(cached.get("sha256"), str):
+            return cached["sha256"]
+    return fresh_sha256(path)
+
+
+def fresh_sha256(path: Path) -> str:
+    """Hash the whole file now (as `models verify` does) and cache the result for later runs."""
+    stamp = _stamp(path)
+    digest = file_sha256(path)
+    if _stamp(path) == stamp:  # not changed while it was being hashed
+        remember_sha256(path, digest, stamp)
+    return digest
+
+
+def remember_sha256(path: Path, sha256: str, stamp: list[int] | None = None) -> None:
+    """Cache a hash just computed: beside the file, else (a read-only models folder) in the user's cache.
+
+    A cache that cannot be written anywhere costs only a re-hash next time, so failures are silent.
+    """
+    entry = json.dumps({"sha256": sha256, "stamp": stamp or _stamp(path), "file": path.name})
+    for cache in _hash_caches(path):
+        temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(entry, encoding="utf-8")
+            os.replace(temporary, cache)
+            return
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+
+def _stamp(path: Path) -> list[int]:
+    status = path.stat()
+    return [status.st_size, status.st_mtime_ns]
+
+
+def _hash_caches(path: Path) -> list[Path]:
+    beside = path.with_name(path.name + HASH_CACHE_SUFFIX)
+    home = os.path.expanduser("~")  # not Path.home(): a container user without a home must not make ./~
+    root = os.environ.get("XDG_CACHE_HOME") or (None if home.startswith("~") else os.path.join(home, ".cache"))
+    if not root:
+        return [beside]
+    key = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return [beside, Path(root) / "edgeclean" / "sha256" / f"{key}.json"]
 
 
 def sidecar_path(path: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -16,9 +15,9 @@ from .checkpoint import Checkpoint, ChunkResult
 from .chunk import Chunk, chunk_pages
 from .clean import clean_chunks, numbered_sentences, prompt_overhead, text_sha256
 from .errors import InputError, ModelError, OutputError, SettingsError
-from .extract import Page, PdfDocument, limit_characters, parse_page_ranges
+from .extract import Page, PdfDocument, format_page_ranges, limit_characters, parse_page_ranges
 from .hardware import default_parallel, usable_cpus
-from .models import file_sha256, resolve_model
+from .models import file_sha256, model_sha256, resolve_model
 from .output import STDOUT, check_writable, join_chunks, remove_stale_temporaries, write_atomically
 from .preclean import PageCleaner, PrecleanOptions
 from .prompt import ALL_PROMPTS, PINNED_DATE
@@ -27,6 +26,7 @@ from .settings import CleanSettings
 log = logging.getLogger("edgeclean")
 
 CHECKPOINT_SUFFIX = ".ckpt"
+STDOUT_CHECKPOINT_SUFFIX = ".stdout.ckpt"  # -o - keeps its own: a file run's finished checkpoint writes no stdout
 # Fewer characters than this per page means there is no real text layer, only stray marks or a title.
 SCANNED_CHARS_PER_PAGE = 20
 _ROUGH_TOKEN = re.compile(r"\w+|[^\w\s]")  # chunk sizes in --mode rules, where no tokenizer is loaded
@@ -37,8 +37,11 @@ def default_output(pdf: Path) -> Path:
 
 
 def checkpoint_path(output: Path, pdf: Path) -> Path:
-    base = default_output(pdf) if output == STDOUT else output
-    return base.with_name(base.name + CHECKPOINT_SUFFIX)
+    """OUTPUT.ckpt beside a file output; NAME.stdout.ckpt here for -o - (its fingerprint says stdout, so even a
+    file output named NAME.stdout cannot resume from it)."""
+    if output == STDOUT:
+        return Path(f"{pdf.stem}{STDOUT_CHECKPOINT_SUFFIX}")
+    return output.with_name(output.name + CHECKPOINT_SUFFIX)
 
 
 def load_model(model: str | None, settings: CleanSettings) -> LlamaCppModel:
@@ -116,8 +119,14 @@ class CleaningRun:
         check_writable(self.output)
         self._refuse_overwriting_the_input()
         self._guard_existing_output(restart)
+        remove_stale_temporaries(self.checkpoint_path.parent)
         self.checkpoint = Checkpoint.open(self.checkpoint_path, self._fingerprint(), len(self.chunks), restart=restart)
-        self._check_resumed_chunks()
+        try:
+            self._check_resumed_chunks()
+            self._refuse_a_changed_output()
+        except BaseException:
+            self.checkpoint.close()
+            raise
         self.done_at_start = len(self.checkpoint.results)
 
     def _parallel(self) -> tuple[int, str]:
@@ -149,6 +158,7 @@ class CleaningRun:
 
     def _chunk(self, document: PdfDocument) -> list[Chunk]:
         numbers = parse_page_ranges(self.settings.pages, self.page_count) if self.settings.pages else None
+        self.page_numbers = numbers
         try:
             pages = list(document.pages(numbers))  # page text is small; headers are found across all pages
         finally:
@@ -157,15 +167,21 @@ class CleaningRun:
         settings = self.settings
         cleaner = PageCleaner(pages, PrecleanOptions(settings.drop_citations, settings.drop_contents))
         if self.settings.max_chars is not None:
-            pages = limit_characters(pages, self.settings.max_chars)
-        cleaned = (Page(page.number, cleaner.clean(page.text)) for page in pages)
-        chunks = list(chunk_pages(cleaned, self.count_tokens, self.chunk_tokens))
+            pages = list(limit_characters(pages, self.settings.max_chars))
+        # Judged on the text as extracted: what the rules remove (headers, addresses) is still a text layer.
+        characters = sum(len("".join(page.text.split())) for page in pages)
         page_total = len(numbers) if numbers else self.page_count
-        characters = sum(len(chunk.text) for chunk in chunks)
-        if not chunks or (self.settings.max_chars is None and characters < SCANNED_CHARS_PER_PAGE * page_total):
+        if self.settings.max_chars is None and characters < SCANNED_CHARS_PER_PAGE * page_total:
             raise InputError(
                 f"{self.pdf}: only {characters} characters of text on {page_total} pages; it looks scanned "
                 "(no text layer), so OCR it first"
+            )
+        cleaned = (Page(page.number, cleaner.clean(page.text)) for page in pages)
+        chunks = list(chunk_pages(cleaned, self.count_tokens, self.chunk_tokens))
+        if not chunks:
+            raise InputError(
+                f"{self.pdf}: the rules removed all {characters} characters of its text (page numbers, running "
+                "headers, e-mail addresses, citations); nothing is left to clean"
             )
         return chunks
 
@@ -191,13 +207,37 @@ class CleaningRun:
             ),
             "chunk_tokens": self.chunk_tokens,
             "parallel": self.parallel,
+            "output": "stdout" if self.output == STDOUT else "file",
             **{key: value for key, value in self.settings.result_fields().items() if key != "chunk_tokens"},
+            "pages": self._pages_fingerprint(),
         }
+
+    def _pages_fingerprint(self) -> str | None:
+        """--pages 1,2 and 1-2 are the same pages, and naming every page is the same as naming none."""
+        if self.page_numbers is None or self.page_numbers == list(range(1, self.page_count + 1)):
+            return None
+        return format_page_ranges(self.page_numbers)
 
     def _check_resumed_chunks(self) -> None:
         for index, result in self.checkpoint.results.items():
             if index >= len(self.chunks) or result.source_sha256 != text_sha256(self.chunks[index].text):
                 raise OutputError(f"{self.checkpoint_path} does not match this PDF's chunks; pass --restart")
+
+    def _refuse_a_changed_output(self) -> None:
+        """A finished output that no longer has the sha256 it was written with holds someone's edits: keep them."""
+        recorded = self.checkpoint.output_sha256
+        if self.output == STDOUT or recorded is None or not self.output.exists():
+            return
+        if not self.checkpoint.output_matches(self.output):
+            raise OutputError(
+                f"{self.output} was changed after edgeclean wrote it; move it away to have it written again, "
+                "or pass --restart to clean the PDF again"
+            )
+
+    @property
+    def already_written(self) -> bool:
+        """Every chunk is cleaned and the output file is exactly what was written from them."""
+        return self.checkpoint.complete and self.output != STDOUT and self.checkpoint.output_matches(self.output)
 
     @property
     def pending(self) -> list[Chunk]:
@@ -219,16 +259,21 @@ class CleaningRun:
         if not self.checkpoint.complete:
             missing = len(self.chunks) - len(self.checkpoint.results)
             raise OutputError(f"{missing} chunks are not cleaned yet; the output was not written")
-        remove_stale_temporaries(self.output)
-        write_atomically(self.output, join_chunks([r.text for r in self.checkpoint.ordered_results()]))
-        self.checkpoint.close()
+        text = join_chunks([r.text for r in self.checkpoint.ordered_results()])
+        write_atomically(self.output, text)
+        if self.output != STDOUT:
+            # After the rename: a kill in between leaves no record, and the next run just writes the file again.
+            self.checkpoint.record_output(file_sha256(self.output))
         if not keep_checkpoint:
-            self.checkpoint_path.unlink(missing_ok=True)
+            self.checkpoint_path.unlink(missing_ok=True)  # while still locked
+        self.checkpoint.close()
         return self.output
 
     def run_to_end(self) -> Path:
         """Clean every missing chunk and write the output; the checkpoint is released either way."""
         try:
+            if self.already_written:
+                return self.output
             for _ in self.results():
                 pass
             return self.finish()
@@ -273,14 +318,9 @@ def clean_pdf(
 
 
 def model_identity(model: Model) -> str:
-    """Name, size and a hash of the file's ends: cheap on a 1 GB model, and different for any re-quantization."""
+    """Name and the whole file's sha256: any changed weight is a different model. The hash is cached by the
+    file's size and mtime (as `models verify` leaves it), so only the first run on a file spends seconds on it."""
     path = getattr(model, "path", None)
     if path is None:
         return model.name
-    size = path.stat().st_size
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        digest.update(handle.read(1 << 20))
-        handle.seek(max(0, size - (1 << 20)))
-        digest.update(handle.read(1 << 20))
-    return f"{model.name}:{size}:{digest.hexdigest()[:16]}"
+    return f"{model.name} sha256:{model_sha256(path)}"

@@ -81,14 +81,18 @@ class PageCleaner:
         return "\n\n".join(paragraph.strip() for paragraph in paragraphs if paragraph.strip())
 
     def _drop_edges(self, lines: list[str]) -> list[str]:
-        """Drop page numbers and running headers/footers among the first and last lines of the page."""
+        """Drop page numbers and running headers/footers among the first and last lines of the page.
+
+        A running line is a header only beside other text: on a page that holds nothing else (a slide, a label,
+        a form) the line that repeats on every page is the page's content.
+        """
         content = [i for i, line in enumerate(lines) if line]
         edges = set(content[:EDGE_LINES] + content[-EDGE_LINES:])
-        return [
-            line
-            for i, line in enumerate(lines)
-            if i not in edges or not (_PAGE_NUMBER.fullmatch(line) or _shape(line) in self.running)
-        ]
+        numbers = {i for i in edges if _PAGE_NUMBER.fullmatch(lines[i])}
+        running = {i for i in edges - numbers if _shape(lines[i]) in self.running}
+        if not set(content) - numbers - running:
+            running = set()
+        return [line for i, line in enumerate(lines) if i not in numbers | running]
 
     def _unwrap(self, lines: list[str]) -> list[str]:
         """Join hard-wrapped lines into paragraphs; a short line ending a sentence ends its paragraph."""

@@ -97,8 +97,12 @@ def _run_one(console, document, job: Job, model, settings, restart: bool, keep_c
     run = CleaningRun(document, model, settings, output=job.output, restart=restart)
     try:
         _describe(console, run, settings)
-        if run.checkpoint.complete and (run.output == STDOUT or run.output.exists()):
-            console.print(f"{run.output} is already complete (pass --restart to clean it again)")
+        if run.checkpoint.complete and run.output == STDOUT:
+            console.print(f"already complete; writing the text again from {run.checkpoint_path}", markup=False)
+            run.finish(keep_checkpoint=keep_checkpoint)
+            return "ok: stdout"
+        if run.already_written:
+            console.print(f"{run.output} is already complete (pass --restart to clean it again)", markup=False)
             return "skipped: already complete"
         started = time.perf_counter()
         if console.is_terminal:

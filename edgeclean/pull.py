@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from .backend import check_gguf
 from .errors import DownloadError, ModelError
-from .models import KnownModel, expected_sha256, file_sha256, how_to_get, record_sha256, recorded_sha256
+from .models import KnownModel, expected_sha256, file_sha256, fresh_sha256, how_to_get, record_sha256, recorded_sha256
 
 log = logging.getLogger("edgeclean.pull")
 
@@ -276,7 +276,7 @@ def verify(path: Path) -> Verdict:
     except ModelError as error:
         return Verdict(path, False, str(error))
     wanted = expected_sha256(path)
-    actual = file_sha256(path)
+    actual = fresh_sha256(path)  # also what later runs' fingerprints reuse while the file is unchanged
     if wanted is None:
         return Verdict(path, True, f"sha256 {actual[:16]}…, no recorded hash to compare (not pulled by edgeclean)")
     if actual != wanted:

@@ -24,17 +24,28 @@ def write_report(checkpoint_path: Path, report_path: Path) -> Path:
     return report_path
 
 
+class Html(str):
+    """Markup built here from escaped parts: the one kind of value ``fill`` puts in a page unescaped."""
+
+
+def fill(template: str, **values) -> Html:
+    """The one place values enter the page: each is escaped, numbers and checkpoint fields alike, unless it is
+    markup this module built (``Html``)."""
+    return Html(template.format(**{k: v if isinstance(v, Html) else html.escape(str(v)) for k, v in values.items()}))
+
+
 def render_report(checkpoint: Checkpoint, records: dict[int, dict], checkpoint_path: Path) -> str:
     results = checkpoint.ordered_results()
-    sections = "\n".join(_chunk_section(result, records.get(result.index, {})) for result in results)
-    return PAGE.format(
-        title=html.escape(checkpoint_path.name.removesuffix(".ckpt")),
+    sections = Html("\n".join(_chunk_section(result, records.get(result.index, {})) for result in results))
+    return fill(
+        PAGE,
+        title=checkpoint_path.name.removesuffix(".ckpt"),
         summary=_summary(checkpoint, results, records),
-        sections=sections or "<p>No chunk has been cleaned yet.</p>",
+        sections=sections or Html("<p>No chunk has been cleaned yet.</p>"),
     )
 
 
-def _summary(checkpoint: Checkpoint, results: list[ChunkResult], records: dict[int, dict]) -> str:
+def _summary(checkpoint: Checkpoint, results: list[ChunkResult], records: dict[int, dict]) -> Html:
     fingerprint = checkpoint.fingerprint
     answer_tokens = sum(r.completion_tokens for r in results)
     seconds = sum(r.seconds for r in results)
@@ -54,7 +65,7 @@ def _summary(checkpoint: Checkpoint, results: list[ChunkResult], records: dict[i
         ("fell back", describe_fallbacks(results) or "–"),
         ("started", checkpoint.header.get("started", "?")),
     ]
-    return "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return Html("\n".join(fill("<tr><th>{k}</th><td>{v}</td></tr>", k=k, v=v) for k, v in rows))
 
 
 def _decision(result: ChunkResult, record: dict) -> str:
@@ -64,28 +75,29 @@ def _decision(result: ChunkResult, record: dict) -> str:
     return "cut off" if result.cut_off else "kept"
 
 
-def _chunk_section(result: ChunkResult, record: dict) -> str:
+def _chunk_section(result: ChunkResult, record: dict) -> Html:
     decision = _decision(result, record)
     intervened = decision in INTERVENTIONS
     attempts = record.get("attempts") or [{}]
     scores = {k: v for k, v in attempts[-1].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    score_text = " · ".join(f"{html.escape(str(k))} {_number(v)}" for k, v in scores.items())
+    score_text = " · ".join(f"{k} {_number(v)}" for k, v in scores.items())
     before, after = side_by_side(result.source_text, result.text)
     pages = (
         str(result.first_page) if result.first_page == result.last_page else f"{result.first_page}-{result.last_page}"
     )
-    return CHUNK.format(
+    return fill(
+        CHUNK,
         index=result.index + 1,
         pages=pages,
-        decision=html.escape(f"{decision} ({result.fallback_reason})" if result.fallback_reason else decision),
+        decision=f"{decision} ({result.fallback_reason})" if result.fallback_reason else decision,
         flag="intervened" if intervened else "kept",
-        scores=score_text or f"{result.completion_tokens} answer tokens · finish {html.escape(result.finish_reason)}",
-        before=before or "<em>(source text not recorded)</em>",
+        scores=score_text or f"{result.completion_tokens} answer tokens · finish {result.finish_reason}",
+        before=before or Html("<em>(source text not recorded)</em>"),
         after=after,
     )
 
 
-def side_by_side(source: str, cleaned: str) -> tuple[str, str]:
+def side_by_side(source: str, cleaned: str) -> tuple[Html, Html]:
     """Word-level diff: removed words marked on the left, added words on the right, all text escaped."""
     left_words, right_words = WORD.findall(source), WORD.findall(cleaned)
     matcher = difflib.SequenceMatcher(
@@ -93,16 +105,16 @@ def side_by_side(source: str, cleaned: str) -> tuple[str, str]:
     )
     left, right = [], []
     for tag, a1, a2, b1, b2 in matcher.get_opcodes():
-        old, new = html.escape("".join(left_words[a1:a2])), html.escape("".join(right_words[b1:b2]))
+        old, new = "".join(left_words[a1:a2]), "".join(right_words[b1:b2])
         if tag == "equal":
-            left.append(old)
-            right.append(new)
+            left.append(fill("{text}", text=old))
+            right.append(fill("{text}", text=new))
         else:
             if old:
-                left.append(f"<del>{old}</del>")
+                left.append(fill("<del>{text}</del>", text=old))
             if new:
-                right.append(f"<ins>{new}</ins>")
-    return "".join(left), "".join(right)
+                right.append(fill("<ins>{text}</ins>", text=new))
+    return Html("".join(left)), Html("".join(right))
 
 
 def _raw_records(path: Path) -> dict[int, dict]:
@@ -118,7 +130,7 @@ def _raw_records(path: Path) -> dict[int, dict]:
 
 
 def _number(value) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 PAGE = """<!DOCTYPE html>

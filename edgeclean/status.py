@@ -6,14 +6,16 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from .checkpoint import Checkpoint, describe_fallbacks
+from .checkpoint import Checkpoint, check_checkpoint_file, describe_fallbacks
 from .errors import OutputError
-from .pipeline import CHECKPOINT_SUFFIX
+from .output import STDOUT
+from .pipeline import CHECKPOINT_SUFFIX, STDOUT_CHECKPOINT_SUFFIX
 
 
 def checkpoint_for(path: Path) -> Path:
     """The checkpoint of an output file (OUT.ckpt), or the path itself if it names one."""
     checkpoint_file = path if path.name.endswith(CHECKPOINT_SUFFIX) else path.with_name(path.name + CHECKPOINT_SUFFIX)
+    check_checkpoint_file(checkpoint_file)
     if not checkpoint_file.is_file():
         raise OutputError(f"no checkpoint at {checkpoint_file}")
     return checkpoint_file
@@ -21,22 +23,19 @@ def checkpoint_for(path: Path) -> Path:
 
 def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
     checkpoint_file = checkpoint_for(path)
-    output = checkpoint_file.with_name(checkpoint_file.name[: -len(CHECKPOINT_SUFFIX)])
     checkpoint = Checkpoint.read(checkpoint_file)
+    to_stdout = checkpoint.fingerprint.get("output") == "stdout" and checkpoint_file.name.endswith(
+        STDOUT_CHECKPOINT_SUFFIX
+    )
+    output = STDOUT if to_stdout else checkpoint_file.with_name(checkpoint_file.name[: -len(CHECKPOINT_SUFFIX)])
     results = checkpoint.ordered_results()
     fingerprint = checkpoint.fingerprint
     done, total = len(results), checkpoint.total
-    state = (
-        "complete"
-        if output.exists() and checkpoint.complete
-        else "all chunks cleaned, output not written yet"
-        if checkpoint.complete
-        else "in progress or interrupted; rerun the same command to resume"
-    )
+    state = _state(checkpoint, output)
     answer_tokens = sum(r.completion_tokens for r in results)
     seconds = sum(r.seconds for r in results)
     rows = [
-        ("output", f"{output} ({state})"),
+        ("output", f"{'stdout' if output == STDOUT else output} ({state})"),
         ("progress", f"{done}/{total} chunks ({100 * done / max(total, 1):.0f}%)"),
         ("pages done", _pages(results)),
         ("model", str(fingerprint.get("model", "?"))),
@@ -57,6 +56,18 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
     if fallbacks := describe_fallbacks(results):
         rows.append(("fell back", f"{fallbacks}: rule-cleaned text kept"))
     return rows
+
+
+def _state(checkpoint: Checkpoint, output: Path) -> str:
+    if not checkpoint.complete:
+        return "in progress or interrupted; rerun the same command to resume"
+    if output == STDOUT:
+        return "all chunks cleaned; rerun the same command to print the text again"
+    if checkpoint.output_matches(output):
+        return "complete"
+    if output.exists() and checkpoint.output_sha256 is not None:
+        return "all chunks cleaned, but the output was changed after it was written"
+    return "all chunks cleaned, output not written yet; rerun the same command to write it"
 
 
 def _pages(results) -> str:
