@@ -32,14 +32,17 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeclean.checkpoint import describe_fallbacks
 from edgeclean.extract import PdfDocument, limit_characters
 from edgeclean.guard import content_words, ngrams, novel_share, recall, repeat_share, words
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = Path(os.environ.get("EDGECLEAN_CORPUS", ROOT.parent / "shared" / "corpus"))
-PAPER = ROOT / "tests" / "fixtures" / "paper.pdf"
+FIXTURES = ROOT / "tests" / "fixtures"
+PAPER = FIXTURES / "paper.pdf"
+GENERATED = ("paper", "languages", "notes")  # the project's own fixtures: exact ground truth, no corpus needed
 DOCLING = ("2305.03393v1-pg9", "code_and_formula", "multi_page")
-DOCS = ("kd100k", "kd", *DOCLING, "paper")
+DOCS = ("kd100k", "kd", *DOCLING, *GENERATED)
 MODES = ("notebookllama", "rules", "select", "rewrite")
 TINY_MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -72,7 +75,7 @@ def documents(names: list[str], corpus: Path) -> list[Doc]:
     known = {
         "kd100k": Doc("kd100k", kd, 100_000),
         "kd": Doc("kd", kd),
-        "paper": Doc("paper", PAPER, truth=PAPER.with_suffix(".txt")),
+        **{name: Doc(name, FIXTURES / f"{name}.pdf", truth=FIXTURES / f"{name}.txt") for name in GENERATED},
     }
     for name in DOCLING:
         known[name] = Doc(name, corpus / "docling" / f"{name}.pdf", truth=corpus / "docling" / f"{name}.md")
@@ -119,6 +122,7 @@ def clean(doc: Doc, mode: str, model, workdir: Path) -> tuple[str, dict]:
         "tokens": sum(r.completion_tokens for r in results),
         "fallback": decisions["fallback"],
         "retry": decisions["retry"],
+        "why": describe_fallbacks(results),
     }
     return output.read_text(encoding="utf-8"), info
 
@@ -150,6 +154,9 @@ def print_table(doc: Doc, rows: list[tuple[str, dict, dict]]) -> None:
         extra = "".join(f"{info.get(k, ''):>{w}}" for k, w in (("chunks", 8), ("fallback", 9), ("retry", 6)))
         tokens, seconds = info.get("tokens", ""), info.get("seconds")
         print(f"{mode:<14}{cells}{extra}{tokens:>8}" + (f"{seconds:>9.1f}" if seconds is not None else ""))
+    for mode, _, info in rows:
+        if info.get("why"):
+            print(f"  {mode} fell back: {info['why']}")
     sys.stdout.flush()
 
 
@@ -163,12 +170,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="write the outputs into this directory")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="the real-PDF corpus [%(default)s]")
     args = parser.parse_args(argv)
-    names = [n for item in args.docs.split(",") for n in (DOCLING if item == "docling" else (item,))]
+    groups = {"docling": DOCLING, "fixtures": GENERATED}
+    names = [n for item in args.docs.split(",") for n in groups.get(item, (item,))]
     modes = args.modes.split(",")
     for name in [*names, *modes]:
         if name not in DOCS + MODES:
             parser.error(f"unknown document or mode {name!r}")
-    if set(names) - {"paper"} and not (args.corpus / "kd-survey-2402.13116v4.pdf").is_file():
+    if set(names) - set(GENERATED) and not (args.corpus / "kd-survey-2402.13116v4.pdf").is_file():
         parser.error(
             f"no real-PDF corpus at {args.corpus}: pass --corpus PATH or set EDGECLEAN_CORPUS (--docs paper needs none)"
         )
