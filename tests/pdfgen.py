@@ -61,7 +61,7 @@ def use_font(pdf: FPDF, text: str, size: float) -> None:
     try:
         text.encode("latin-1")
     except UnicodeEncodeError:
-        missing = sorted(set(text) - _covered() - set("\n\r\t"))
+        missing = sorted(set(text) - _covered() - set("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))
         if missing:
             raise ValueError(f"no committed font has {', '.join(f'{c!r} (U+{ord(c):04X})' for c in missing)}") from None
         pdf.set_font("DejaVuSans", size=size)
@@ -81,12 +81,14 @@ def _covered() -> frozenset[str]:
 
 
 def text_pdf(path, pages: list[str], *, font_size: float = 11) -> Path:
-    """A PDF with one page per string (a string too long for one page runs on over extra pages)."""
+    """A PDF with one page per string (a string too long for one page runs on over extra pages); tabs are set
+    as spaces."""
     with new_pdf() as pdf:
         for text in pages:
+            text = text.expandtabs(4)
             pdf.add_page()
             use_font(pdf, text, font_size)
-            for line in text.split("\n"):
+            for line in text.splitlines():
                 write_line(pdf, line, font_size * LINE_SPACING)
         pdf.output(str(path))
     return Path(path)

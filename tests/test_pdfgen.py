@@ -76,3 +76,9 @@ def test_encrypted_copy_opens_only_with_its_password(tmp_path):
 def test_corrupted_file_is_no_pdf(tmp_path):
     path = corrupted_pdf(tmp_path / "broken.pdf")
     assert path.stat().st_size > 0 and not path.read_bytes().startswith(b"%PDF")
+
+
+def test_windows_line_ends_end_lines_and_tabs_are_spaces_in_any_font(tmp_path):
+    texts = page_texts(text_pdf(tmp_path / "t.pdf", ["one\r\ntwo\tthree", "四\t五\r\n六"]))
+    assert [squeezed(t) for t in texts] == ["one two three", "四 五 六"]
+    assert [t.count("\n") for t in texts] == [1, 1]
