@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from .container import check_outlives_container, unwritable_hint
 from .errors import OutputError
 
 STDOUT = Path("-")
@@ -37,12 +38,13 @@ def check_writable(path: Path) -> None:
     directory = path.parent
     if not directory.is_dir():
         raise OutputError(f"cannot write {path}: the directory {directory} does not exist")
+    check_outlives_container(directory)
     probe = directory / f".{path.name}.{os.getpid()}.probe"
     try:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise OutputError(f"cannot write in {directory}: {error.strerror or error}") from None
+        raise OutputError(f"cannot write in {directory}: {error.strerror or error}{unwritable_hint(error)}") from None
 
 
 def remove_stale_temporaries(path: Path) -> None:
