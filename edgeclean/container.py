@@ -30,16 +30,16 @@ def resume_hint(args: list[str]) -> str:
     return f"To resume, run: {shlex.join(['edgeclean', *args])}"
 
 
-def unwritable_hint(error: OSError) -> str:
+def unwritable_hint(directory: Path, error: OSError) -> str:
     """What to do when the image's user may not write in a mounted folder (empty outside the image)."""
     if not in_container() or error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
         return ""
     if error.errno == errno.EROFS:
-        return "; the folder is mounted read-only: mount it without :ro"
+        return f"; {directory.resolve()} is mounted read-only: mount it without :ro"
     uid = os.getuid()
     return (
-        f"; the container runs as uid {uid}, which may not write in the mounted folder: add "
-        f'--user "$(id -u):$(id -g)" to docker run, or give the folder to uid {uid} (chown)'
+        f"; the container runs as uid {uid}, which may not write in {directory.resolve()}: add "
+        f'--user "$(id -u):$(id -g)" to docker run, or give the mounted folder to uid {uid} (chown)'
     )
 
 

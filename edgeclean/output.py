@@ -44,7 +44,8 @@ def check_writable(path: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise OutputError(f"cannot write in {directory}: {error.strerror or error}{unwritable_hint(error)}") from None
+        hint = unwritable_hint(directory, error)
+        raise OutputError(f"cannot write in {directory}: {error.strerror or error}{hint}") from None
 
 
 def remove_stale_temporaries(path: Path) -> None:
