@@ -7,7 +7,6 @@ import enum
 import json
 import logging
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
+from .container import resume_hint
 from .errors import EdgecleanError
 from .hardware import PARALLEL_CPU, PARALLEL_CPU_SELECT, PARALLEL_GPU
 from .settings import MAX_PARALLEL, MODES, CleanSettings
@@ -308,10 +308,10 @@ def _user_errors() -> Iterator[None]:
         _error_line(str(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        console.print(f"interrupted; finished chunks are saved. To resume, run: {_this_command()}", markup=False)
+        console.print(f"interrupted; finished chunks are saved. {resume_hint(sys.argv[1:])}", markup=False)
         raise typer.Exit(130) from None
     except _Terminated:
-        console.print(f"terminated; finished chunks are saved. To resume, run: {_this_command()}", markup=False)
+        console.print(f"terminated; finished chunks are saved. {resume_hint(sys.argv[1:])}", markup=False)
         raise typer.Exit(143) from None
     except Exception as error:
         if os.environ.get("EDGECLEAN_DEBUG"):
@@ -327,10 +327,6 @@ def _error_line(message: str) -> None:
     from rich.text import Text
 
     console.print(Text.assemble(("error: ", "bold red"), message))
-
-
-def _this_command() -> str:
-    return shlex.join(["edgeclean", *sys.argv[1:]])
 
 
 class _Terminated(BaseException):

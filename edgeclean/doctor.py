@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .backend import LlamaCppModel, _device, _import_llama_cpp, check_gguf
+from .container import in_container
 from .errors import EdgecleanError, ModelError
 from .hardware import usable_cpus
 from .models import DEFAULT_MODEL, KNOWN_MODELS, models_dir, resolve_model
@@ -155,7 +156,15 @@ def _describe_models(report: Report, wanted: str | None) -> None:
         alternatives = [names.get(path.name, str(path)) for path in present]
         report.problem = report.problem or _with_alternatives(error, alternatives)
         return
-    report.add("will use", f"{report.model_path} ({'--model' if wanted else 'the default, ' + DEFAULT_MODEL})")
+    report.add("will use", f"{report.model_path} ({_model_source(wanted)})")
+
+
+def _model_source(wanted: str | None) -> str:
+    if not wanted:
+        return f"the default, {DEFAULT_MODEL}"
+    if wanted == os.environ.get("EDGECLEAN_MODEL"):
+        return "EDGECLEAN_MODEL: the model built into this image" if in_container() else "EDGECLEAN_MODEL"
+    return "--model"
 
 
 def _model_line(path: Path, known_name: str | None) -> str:

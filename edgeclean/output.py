@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from .container import check_outlives_container, unwritable_hint
 from .errors import OutputError
 
 STDOUT = Path("-")
@@ -61,12 +62,14 @@ def check_writable(path: Path) -> None:
     directory = path.parent
     if not directory.is_dir():
         raise OutputError(f"cannot write {path}: the directory {directory} does not exist")
+    check_outlives_container(directory)
     probe = _scratch(path, "probe")
     try:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise OutputError(f"cannot write in {directory}: {error.strerror or error}") from None
+        hint = unwritable_hint(directory, error)
+        raise OutputError(f"cannot write in {directory}: {error.strerror or error}{hint}") from None
 
 
 def remove_stale_temporaries(directory: Path) -> None:
