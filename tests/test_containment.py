@@ -83,13 +83,17 @@ def test_guard_failures_name_the_checks_that_failed():
 
 @pytest.mark.model
 def test_the_real_engine_fails_one_ask_and_answers_the_next(tiny_model):
-    """A prompt longer than the engine's context is answered as failed; the asks around it still decode."""
+    """A prompt longer than the engine's context is answered as failed; the asks around it still decode.
+
+    The prompt outgrows the model's whole context, so no engine cached by an earlier test can hold it either.
+    """
     short = rewrite_prompt(tiny_model, "A short sentence to copy.")
-    too_long = rewrite_prompt(tiny_model, "word " * 900)
+    too_long = rewrite_prompt(tiny_model, "word " * 2500)
+    assert tiny_model.count_tokens(too_long) > tiny_model.n_ctx
     asks = deque([(0, Ask(short, 16)), (1, Ask(too_long, 16)), (2, Ask(short, 16))])
-    answers = dict(tiny_model.complete_many(asks, parallel=2, context=300))
+    answers = dict(tiny_model.complete_many(asks, parallel=2, context=tiny_model.n_ctx))
     assert answers[1].failed and "does not fit" in answers[1].error
     assert not answers[0].failed and not answers[2].failed
     assert answers[0].completion_tokens > 0 and answers[0].text == answers[2].text
     with pytest.raises(ModelError, match="does not fit"):  # one call, one answer: its failure is raised
-        tiny_model.complete(rewrite_prompt(tiny_model, "word " * 2500), 16, 0.0, 0)
+        tiny_model.complete(too_long, 16, 0.0, 0)
