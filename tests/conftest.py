@@ -48,6 +48,13 @@ def tiny_model(tiny_model_path):
     model.close()
 
 
+def pytest_collection_modifyitems(items):
+    """Tests on the real-PDF corpus are marked ``corpus``, so CI can run them apart: ``pytest -m corpus``."""
+    for item in items:
+        if "corpus" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.corpus)
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """The real-PDF corpus; without one, its tests are skipped with this one line (a bare clone has none)."""
