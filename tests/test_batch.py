@@ -125,8 +125,7 @@ def test_sampling_is_seeded_per_answer(tiny_model, prompts):
     assert [together[i].text for i in range(3)] == alone
 
 
-def test_a_prompt_longer_than_the_context_is_refused(tiny_model, prompts):
-    from edgeclean.errors import ModelError
-
-    with pytest.raises(ModelError, match="does not fit"):
-        list(tiny_model.complete_many(deque([(0, Ask(prompts[0] * 20, 8))]), parallel=1, context=2048))
+def test_a_prompt_longer_than_the_context_is_answered_as_failed(tiny_model, prompts):
+    """The engine does not raise out of the whole batch: the ask fails alone (its chunk falls back)."""
+    ((_, completion),) = tiny_model.complete_many(deque([(0, Ask(prompts[0] * 20, 8))]), parallel=1, context=2048)
+    assert completion.failed and "does not fit" in completion.error and completion.text == ""

@@ -96,11 +96,17 @@ def test_rules_mode_never_calls_a_model():
 
 
 def test_select_mode_can_only_drop_sentences():
-    source = "Xiaohan Xu1, Ming Li2 1The University of Hong Kong 2University of Maryland\n\n" + SOURCE
+    # Two paragraphs of prose: in a real chunk an affiliation line is a small share of the content words, within
+    # the select guard's recall floor (0.85); beside one short paragraph it would be 17% and fall back.
+    prose = SOURCE + (
+        "\n\nDistillation narrows that gap: a large teacher model writes examples and explanations, and a smaller "
+        "student model learns from them until it handles many everyday tasks nearly as well as its teacher does."
+    )
+    source = "Xiaohan Xu1, Ming Li2 1The University of Hong Kong 2University of Maryland\n\n" + prose
     model = RecordingModel(answer=lambda text: "1")
     result = clean_chunk(model, _chunk(source), CleanSettings(mode="select"))
     assert result.decision == "model"
-    assert result.text == SOURCE
+    assert result.text == prose
     assert result.completion_tokens == 1
 
 
