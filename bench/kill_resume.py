@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PDF = ROOT / "tests" / "fixtures" / "paper.pdf"  # generated, committed: no corpus needed
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-ARGS = ["--pages", "1", "--chunk-tokens", "80", "--threads", "2"]  # 12 chunks
+ARGS = ["--pages", "1-2", "--chunk-tokens", "80", "--threads", "2"]  # two pages: enough chunks left after a signal
 KILLED_PARALLEL = 8  # the killed runs decode 8 chunks at once; the reference run decodes one at a time
 MOMENTS = ("model-load", "mid-chunk", "after-fsync")
 
