@@ -22,7 +22,7 @@ def step_times(model_path: Path, parallel: int, contexts: list[int], threads: in
     """Seconds per decode step of ``parallel`` tokens once each sequence holds each of ``contexts`` tokens."""
     import llama_cpp
 
-    from edgeclean.batch import BatchEngine
+    from edgeclean.model.llama.engine import BatchEngine
 
     loader = llama_cpp.Llama(str(model_path), n_ctx=256, n_threads=threads, verbose=False)
     engine = BatchEngine(loader, parallel=parallel, n_ctx_per_seq=max(contexts) + steps, threads=threads)

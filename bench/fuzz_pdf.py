@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from edgeclean.errors import InputError
-from edgeclean.extract import PdfDocument
+from edgeclean.stages.extract import PdfDocument
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 SEEDS = sorted(FIXTURES.glob("*.pdf"))

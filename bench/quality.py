@@ -32,9 +32,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeclean.checkpoint import describe_fallbacks
-from edgeclean.extract import PdfDocument, limit_characters
-from edgeclean.guard import content_words, ngrams, novel_share, recall, repeat_share, words
+from edgeclean.results import describe_fallbacks
+from edgeclean.stages.extract import PdfDocument, limit_characters
+from edgeclean.stages.guard import content_words, ngrams, novel_share, recall, repeat_share, words
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = Path(os.environ.get("EDGECLEAN_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -106,7 +106,7 @@ def scores(source: str, output: str, truth: str | None = None) -> dict[str, floa
 
 def clean(doc: Doc, mode: str, model, workdir: Path) -> tuple[str, dict]:
     """Run the real pipeline on ``doc`` in ``mode``; the text and what happened on the way."""
-    from edgeclean.pipeline import CleaningRun
+    from edgeclean.api import CleaningRun
     from edgeclean.settings import CleanSettings
 
     settings = CleanSettings(mode=mode, max_chars=doc.max_chars)
@@ -129,7 +129,7 @@ def clean(doc: Doc, mode: str, model, workdir: Path) -> tuple[str, dict]:
 
 def removed_examples(rules_text: str, mode_text: str, limit: int) -> list[str]:
     """Sentences the rules kept that the model mode did not: what the model earned its cost with."""
-    from edgeclean.clean import split_sentences
+    from edgeclean.stages.sentences import split_sentences
 
     kept = Counter(s for p in split_sentences(mode_text) for s in p)
     flat = " ".join(mode_text.split())
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     model = None
     if {"select", "rewrite"} & set(modes):
-        from edgeclean.backend import LlamaCppModel
+        from edgeclean.model.llama.adapter import LlamaCppModel
 
         model = LlamaCppModel(args.model, n_ctx=2048, n_gpu_layers=0, threads=args.threads)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="edgeclean-quality-"))

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from edgeclean.report import write_report
+from edgeclean.store.report import write_report
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -43,17 +43,19 @@ ARMS = ("a", "a1", "b", "c", "d", "s", "s1")
 
 def prepare(args) -> dict:
     """Extract, rule-clean and chunk the PDF as edgeclean does; keep the first --chunks chunks and their prompts."""
-    from edgeclean.backend import LlamaCppModel
-    from edgeclean.clean import rewrite_answer_limit, rewrite_prompt
-    from edgeclean.pipeline import CleaningRun
+    from edgeclean.model.llama.adapter import LlamaCppModel
+    from edgeclean.plan import RunPlan
     from edgeclean.settings import CleanSettings
+    from edgeclean.stages.extract import PdfDocument
+    from edgeclean.stages.model_pass import rewrite_answer_limit, rewrite_prompt
+    from edgeclean.stages.prepare import prepare_chunks
 
     settings = CleanSettings(n_ctx=args.ctx, chunk_tokens=args.chunk_tokens, pages=args.pages, mode="rewrite")
     model = LlamaCppModel(args.model, n_ctx=args.ctx, n_gpu_layers=0, threads=args.threads)
-    with tempfile.TemporaryDirectory() as scratch:
-        run = CleaningRun(args.pdf, model, settings, output=Path(scratch) / "out.txt")
-        run.close()
-    chunks = run.chunks[: args.chunks]
+    document = PdfDocument(args.pdf)
+    plan = RunPlan.resolve(settings, model, document.page_count)
+    prepared = prepare_chunks(document, model, settings, chunk_tokens=plan.chunk_tokens, page_numbers=plan.page_numbers)
+    chunks = prepared.chunks[: args.chunks]
     job = {
         "model": str(args.model),
         "ctx": args.ctx,
@@ -69,15 +71,15 @@ def prepare(args) -> dict:
 
 
 def _model(job: dict):
-    from edgeclean.backend import LlamaCppModel
+    from edgeclean.model.llama.adapter import LlamaCppModel
 
     return LlamaCppModel(job["model"], n_ctx=job["ctx"], n_gpu_layers=0, threads=job["threads"])
 
 
 def arm_edgeclean(job: dict, parallel: int) -> dict:
-    from edgeclean.backend import Ask
-    from edgeclean.clean import context_needed, prompt_prefixes
+    from edgeclean.model.protocol import Ask
     from edgeclean.settings import CleanSettings
+    from edgeclean.stages.model_pass import prompt_prefixes
 
     model = _model(job)
     settings = CleanSettings(n_ctx=job["ctx"], mode="rewrite")
@@ -87,7 +89,6 @@ def arm_edgeclean(job: dict, parallel: int) -> dict:
         model.complete_many(
             asks,
             parallel=parallel,
-            context=context_needed(model, settings, asks),
             prefixes=prompt_prefixes(model, settings),
         )
     )
@@ -100,9 +101,9 @@ def arm_edgeclean(job: dict, parallel: int) -> dict:
 
 
 def arm_select(job: dict, parallel: int) -> dict:
-    from edgeclean.chunk import Chunk
-    from edgeclean.clean import clean_chunks
     from edgeclean.settings import CleanSettings
+    from edgeclean.stages.chunk import Chunk
+    from edgeclean.stages.model_pass import clean_chunks
 
     model = _model(job)
     pairs = enumerate(zip(job["texts"], job["tokens"], strict=True))
@@ -118,7 +119,7 @@ def arm_select(job: dict, parallel: int) -> dict:
 def arm_naive(job: dict) -> dict:
     import llama_cpp
 
-    from edgeclean.prompt import SYSTEM_PROMPT
+    from edgeclean.stages.prompt import SYSTEM_PROMPT
 
     llama = llama_cpp.Llama(
         job["model"], n_ctx=job["ctx"], n_threads=job["threads"], n_threads_batch=job["threads"], verbose=False
@@ -293,7 +294,7 @@ def main() -> None:
         }[args.child]
         print(json.dumps(run()))
         return
-    from edgeclean.hardware import PARALLEL_CPU  # not at the top: arm c's interpreter lacks edgeclean's needs
+    from edgeclean.model.hardware import PARALLEL_CPU  # not at the top: arm c's interpreter lacks edgeclean's needs
 
     args.parallel = args.parallel or PARALLEL_CPU
     args.pdf = args.pdf or args.corpus / KD_SURVEY

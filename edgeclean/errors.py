@@ -1,12 +1,11 @@
-"""The failures a user can meet. The CLI prints ``str(error)`` as one line and exits non-zero."""
+"""The failures a user can meet, each with a one-line message. The library raises them; the CLI prints
+``str(error)`` and chooses the exit code (cli/common.py), so nothing here knows about processes."""
 
 from __future__ import annotations
 
 
 class EdgecleanError(Exception):
     """Base class: anything edgeclean reports to a user as a plain one-line message."""
-
-    exit_code = 1
 
 
 class InputError(EdgecleanError):
@@ -32,8 +31,6 @@ class ModelNotFound(ModelError):
 class SettingsError(EdgecleanError):
     """Options that contradict each other or the model (for example a chunk that cannot fit the context)."""
 
-    exit_code = 2
-
 
 class OutputError(EdgecleanError):
     """The output or its checkpoint cannot be written, or would overwrite finished work."""
@@ -54,22 +51,9 @@ class CheckpointMismatch(OutputError):
         )
 
 
-class Interrupted(EdgecleanError):
-    """The run was stopped by a signal after its finished chunks were made durable."""
-
-    def __init__(self, signum: int, resume_hint: str):
-        self.signum = signum
-        self.resume_hint = resume_hint
-        self.exit_code = 128 + signum
-        super().__init__(signum, resume_hint)
-
-    def __str__(self) -> str:
-        return f"interrupted; finished chunks are saved. {self.resume_hint}"
-
-
 class DownloadError(ModelError):
     """A model could not be fetched: no network, offline mode, a missing file upstream, or a hash mismatch."""
 
-    def __init__(self, message: str, exit_code: int = 1):
-        self.exit_code = exit_code
-        super().__init__(message)
+
+class DownloadInterrupted(DownloadError):
+    """The user stopped a download (Ctrl-C); what arrived is kept for the next pull to resume."""

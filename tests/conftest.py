@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeclean.backend import Completion, complete_in_turn
+from edgeclean.model.protocol import Completion, complete_in_turn
 
 ROOT = Path(__file__).resolve().parent.parent
 # PDFs this project generates (tests/fixtures/make.py), each with its ground truth beside it: every test of a
@@ -41,7 +41,7 @@ def tiny_model_path() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_path):
-    from edgeclean.backend import LlamaCppModel
+    from edgeclean.model.llama.adapter import LlamaCppModel
 
     model = LlamaCppModel(tiny_model_path, n_ctx=2048, n_gpu_layers=0, threads=2)
     yield model
@@ -99,8 +99,8 @@ class RecordingModel:
         text = self.answer(user)
         return Completion(text, "stop", self.count_tokens(prompt), self.count_tokens(text), 0.01)
 
-    def complete_many(self, asks, *, parallel, context, prefixes=()):
-        self.parallel, self.context = parallel, context
+    def complete_many(self, asks, *, parallel, prefixes=()):
+        self.parallel, self.prefixes = parallel, list(prefixes)
         return complete_in_turn(self, asks)
 
     def close(self) -> None:

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from edgeclean.checkpoint import Checkpoint
+from edgeclean.api import CleaningRun, load_model
 from edgeclean.errors import InputError, ModelError, OutputError
-from edgeclean.extract import PdfDocument
-from edgeclean.pipeline import CleaningRun, load_model
 from edgeclean.settings import CleanSettings
+from edgeclean.stages.extract import PdfDocument
+from edgeclean.store.checkpoint import Checkpoint
 
 from . import hostile
 from .conftest import FIXTURES, PAPER, RecordingModel, run_cli

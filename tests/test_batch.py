@@ -4,11 +4,11 @@ from collections import deque
 
 import pytest
 
-from edgeclean.backend import Ask
-from edgeclean.chunk import chunk_pages
-from edgeclean.clean import SELECT_ANSWER, prompt_prefixes, rewrite_prompt
-from edgeclean.extract import PdfDocument
+from edgeclean.model.protocol import Ask
 from edgeclean.settings import CleanSettings
+from edgeclean.stages.chunk import chunk_pages
+from edgeclean.stages.extract import PdfDocument
+from edgeclean.stages.model_pass import SELECT_ANSWER, prompt_prefixes, rewrite_prompt
 
 from .conftest import PAPER
 
@@ -54,7 +54,7 @@ def _high_level_answer(llama, prompt, limit, logits_processor=None):
 
 def _many(model, asks, parallel, prefix=None):
     queue = deque(enumerate(asks))
-    return dict(model.complete_many(queue, parallel=parallel, context=2048, prefixes=[prefix] if prefix else []))
+    return dict(model.complete_many(queue, parallel=parallel, prefixes=[prefix] if prefix else []))
 
 
 def test_one_at_a_time_equals_the_high_level_api(tiny_model, high_level, prompts, prefix):
@@ -107,7 +107,7 @@ def test_follow_up_asks_join_while_others_decode(tiny_model, prompts):
     """Continuous batching: an ask queued after an answer arrives takes the freed slot, and answers the same."""
     queue = deque([(0, Ask(prompts[0], 8)), (1, Ask(prompts[1], LIMIT))])
     order = []
-    for key, completion in tiny_model.complete_many(queue, parallel=2, context=2048):
+    for key, completion in tiny_model.complete_many(queue, parallel=2):
         order.append(key)
         if key == 0:
             queue.append((2, Ask(prompts[2], 8)))
@@ -127,5 +127,5 @@ def test_sampling_is_seeded_per_answer(tiny_model, prompts):
 
 def test_a_prompt_longer_than_the_context_is_answered_as_failed(tiny_model, prompts):
     """The engine does not raise out of the whole batch: the ask fails alone (its chunk falls back)."""
-    ((_, completion),) = tiny_model.complete_many(deque([(0, Ask(prompts[0] * 20, 8))]), parallel=1, context=2048)
+    ((_, completion),) = tiny_model.complete_many(deque([(0, Ask(prompts[0] * 20, 8))]), parallel=1)
     assert completion.failed and "does not fit" in completion.error and completion.text == ""

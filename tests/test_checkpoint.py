@@ -3,7 +3,7 @@
 import json
 from dataclasses import asdict
 
-from edgeclean.checkpoint import ChunkResult
+from edgeclean.results import ChunkResult
 
 OLD_RECORD = {
     "index": 0,

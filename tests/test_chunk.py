@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from edgeclean.chunk import chunk_pages
-from edgeclean.extract import Page
+from edgeclean.stages.chunk import chunk_pages
+from edgeclean.stages.extract import Page
 
 from .conftest import PAPER, RecordingModel
 
@@ -71,7 +71,7 @@ def test_a_word_longer_than_the_budget_is_split_between_characters():
 
 @pytest.mark.parametrize("pdf", ["paper", "kd-survey"])
 def test_real_tokenizer_budgets_and_word_boundaries(tiny_model, request, pdf):
-    from edgeclean.extract import PdfDocument
+    from edgeclean.stages.extract import PdfDocument
 
     path = PAPER if pdf == "paper" else request.getfixturevalue("corpus") / "kd-survey-2402.13116v4.pdf"
     pages = list(PdfDocument(path).pages(range(1, 4)))

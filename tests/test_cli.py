@@ -74,10 +74,10 @@ def test_answers_are_the_models_own_words_unsliced(tiny_model, tmp_path):
     """The notebook chopped ~100 characters off each answer; ours must be exactly what llama.cpp generated."""
     import llama_cpp
 
-    from edgeclean.clean import _ask_rewrite
-    from edgeclean.pipeline import CleaningRun
-    from edgeclean.prompt import render_chat
+    from edgeclean.api import CleaningRun
     from edgeclean.settings import CleanSettings
+    from edgeclean.stages.model_pass import _ask_rewrite
+    from edgeclean.stages.prompt import render_chat
 
     settings = CleanSettings(chunk_tokens=120, mode="rewrite")
     run = CleaningRun(PAPER, tiny_model, settings, output="x.txt")

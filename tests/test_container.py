@@ -8,7 +8,7 @@ import pytest
 
 from edgeclean import container
 from edgeclean.errors import OutputError
-from edgeclean.output import check_writable
+from edgeclean.store.output import check_writable
 
 from .conftest import TINY_MODEL, run_cli
 

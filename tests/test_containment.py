@@ -4,13 +4,13 @@ from collections import deque
 
 import pytest
 
-from edgeclean import clean as clean_module
-from edgeclean.backend import Ask
-from edgeclean.checkpoint import describe_fallbacks
-from edgeclean.chunk import Chunk
-from edgeclean.clean import clean_chunks, rewrite_prompt
 from edgeclean.errors import ModelError
+from edgeclean.model.protocol import Ask
+from edgeclean.results import describe_fallbacks
 from edgeclean.settings import CleanSettings
+from edgeclean.stages import model_pass as clean_module
+from edgeclean.stages.chunk import Chunk
+from edgeclean.stages.model_pass import clean_chunks, rewrite_prompt
 
 from .conftest import RecordingModel
 
@@ -91,7 +91,7 @@ def test_the_real_engine_fails_one_ask_and_answers_the_next(tiny_model):
     too_long = rewrite_prompt(tiny_model, "word " * 2500)
     assert tiny_model.count_tokens(too_long) > tiny_model.n_ctx
     asks = deque([(0, Ask(short, 16)), (1, Ask(too_long, 16)), (2, Ask(short, 16))])
-    answers = dict(tiny_model.complete_many(asks, parallel=2, context=tiny_model.n_ctx))
+    answers = dict(tiny_model.complete_many(asks, parallel=2))
     assert answers[1].failed and "does not fit" in answers[1].error
     assert not answers[0].failed and not answers[2].failed
     assert answers[0].completion_tokens > 0 and answers[0].text == answers[2].text

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from edgeclean.doctor import offloaded_layers, simd_summary
+from edgeclean.model.doctor import offloaded_layers, simd_summary
 
 from .conftest import run_cli
 

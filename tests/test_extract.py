@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from edgeclean.errors import InputError
-from edgeclean.extract import Page, PdfDocument, limit_characters, parse_page_ranges
+from edgeclean.stages.extract import Page, PdfDocument, limit_characters, parse_page_ranges
 
 from .conftest import FIXTURES, PAPER, debris
 from .pdfgen import text_pdf

@@ -2,10 +2,11 @@
 
 import pytest
 
-from edgeclean.chunk import Chunk
-from edgeclean.clean import clean_chunk, drop_sentences, parse_selection, split_sentences
-from edgeclean.guard import check, content_words, measure, words
 from edgeclean.settings import CleanSettings
+from edgeclean.stages.chunk import Chunk
+from edgeclean.stages.guard import check, content_words, measure, words
+from edgeclean.stages.model_pass import clean_chunk
+from edgeclean.stages.sentences import drop_sentences, parse_selection, split_sentences
 
 from .conftest import PAPER, RecordingModel
 
@@ -140,7 +141,7 @@ def test_a_guarded_tiny_model_run_keeps_the_ground_truth(tiny_model, request, do
     """
     from collections import Counter
 
-    from edgeclean.pipeline import clean_pdf
+    from edgeclean.api import clean_pdf
 
     if document == "fixture paper":
         pdf, ground_truth = PAPER, PAPER.with_suffix(".txt")
@@ -158,7 +159,7 @@ def test_a_guarded_tiny_model_run_keeps_the_ground_truth(tiny_model, request, do
 
 
 def test_numbered_headings_and_sentences_read_as_prose_but_figure_labels_do_not():
-    from edgeclean.clean import reads_as_prose
+    from edgeclean.stages.sentences import reads_as_prose
 
     assert reads_as_prose("4.1.2 Multi-turn Dialogue")
     assert reads_as_prose("Some exciting possibilities include, among many others:")

@@ -1,6 +1,6 @@
 import os
 
-from edgeclean.hardware import cgroup_cpu_quota, usable_cpus
+from edgeclean.model.hardware import cgroup_cpu_quota, usable_cpus
 
 
 def test_cgroup_v2_quota_rounds_up(tmp_path):

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from edgeclean.checkpoint import Checkpoint, ChunkResult
 from edgeclean.errors import InputError
-from edgeclean.extract import parse_page_ranges
-from edgeclean.report import render_report
+from edgeclean.results import ChunkResult
+from edgeclean.stages.extract import parse_page_ranges
+from edgeclean.store.checkpoint import Checkpoint
+from edgeclean.store.report import render_report
 
 from .conftest import ROOT, run_cli
 from .pdfgen import text_pdf
@@ -294,10 +295,10 @@ def test_report_escapes_page_numbers_and_every_other_value(tmp_path):
         acknowledgement_stripped=False,
         source_text="source",
         decision=hostile,
+        attempts=[{hostile: 3, "recall": 0.5}],
     )
     header = {"fingerprint": {"model": hostile, "device": hostile, "mode": hostile}, "chunks": 1, "started": hostile}
-    records = {0: {"attempts": [{hostile: 3, "recall": 0.5}]}}
-    page = render_report(Checkpoint(tmp_path / "x.ckpt", header, {0: result}), records, tmp_path / "x.ckpt")
+    page = render_report(Checkpoint(tmp_path / "x.ckpt", header, {0: result}), tmp_path / "x.ckpt")
     assert "<script>alert" not in page and page.count("<script>") == 1, "only the page's own script"
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 7
 
@@ -307,7 +308,7 @@ def test_report_escapes_page_numbers_and_every_other_value(tmp_path):
 
 def test_a_killed_final_write_leaves_nothing_behind_after_the_next_run_in_that_folder(paper, tmp_path):
     killed_mid_write = (
-        "import os, pathlib; from edgeclean import output; "
+        "import os, pathlib; from edgeclean.store import output; "
         "output.os.replace = lambda *a: os.kill(os.getpid(), 9); "
         "output.write_atomically(pathlib.Path('other.txt'), 'half of the text')"
     )
@@ -341,8 +342,8 @@ def test_a_backwards_page_range_says_so():
 
 
 def test_two_thousand_pages_of_one_line_each_keep_every_line():
-    from edgeclean.extract import Page
-    from edgeclean.preclean import PageCleaner
+    from edgeclean.stages.extract import Page
+    from edgeclean.stages.rules import PageCleaner
 
     pages = [Page(n, f"Page {n}: this is a short line of text on a label of its own.") for n in range(1, 2001)]
     cleaner = PageCleaner(pages)
@@ -350,8 +351,8 @@ def test_two_thousand_pages_of_one_line_each_keep_every_line():
 
 
 def test_a_header_beside_other_text_is_still_dropped():
-    from edgeclean.extract import Page
-    from edgeclean.preclean import PageCleaner
+    from edgeclean.stages.extract import Page
+    from edgeclean.stages.rules import PageCleaner
 
     pages = [Page(n, f"Journal of Mills, vol. 3\n{PROSE[n % 3]}\n{n}") for n in range(1, 6)]
     cleaner = PageCleaner(pages)
@@ -361,7 +362,7 @@ def test_a_header_beside_other_text_is_still_dropped():
 def test_model_sha256_is_cached_beside_the_file_and_survives_a_read_only_folder(tmp_path, monkeypatch):
     import hashlib
 
-    from edgeclean.models import model_sha256
+    from edgeclean.model.registry import model_sha256
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     model = tmp_path / "m.gguf"
@@ -379,7 +380,7 @@ def test_model_sha256_is_cached_beside_the_file_and_survives_a_read_only_folder(
 def test_model_sha256_in_a_read_only_folder_is_cached_in_the_user_cache(tmp_path, monkeypatch):
     import hashlib
 
-    from edgeclean.models import model_sha256
+    from edgeclean.model.registry import model_sha256
 
     folder = tmp_path / "read-only-models"
     folder.mkdir()

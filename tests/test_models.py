@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from edgeclean.backend import check_gguf, gguf_required_size
 from edgeclean.errors import ModelError, ModelNotFound
-from edgeclean.models import DEFAULT_MODEL, KNOWN_MODELS, file_sha256, models_dir, recorded_sha256, resolve_model
+from edgeclean.model.gguf_file import check_gguf, gguf_required_size
+from edgeclean.model.registry import (
+    DEFAULT_MODEL,
+    KNOWN_MODELS,
+    file_sha256,
+    models_dir,
+    recorded_sha256,
+    resolve_model,
+)
 
 from .conftest import PAPER, run_cli
 from .fakehub import FakeHub

@@ -5,10 +5,10 @@ from collections import deque
 
 import pytest
 
-from edgeclean.clean import SELECT_MAX_NUMBERS, clean_chunks
+from edgeclean.api import CleaningRun
 from edgeclean.errors import CheckpointMismatch, SettingsError
-from edgeclean.pipeline import CleaningRun
 from edgeclean.settings import CleanSettings
+from edgeclean.stages.model_pass import SELECT_MAX_NUMBERS, clean_chunks, cleaning_steps, prompt_prefixes
 
 from .conftest import PAPER, RecordingModel, run_cli
 
@@ -23,8 +23,8 @@ class ShufflingModel(RecordingModel):
         self.rng = random.Random(seed)
         self.most_in_flight = 0
 
-    def complete_many(self, asks: deque, *, parallel, context, prefixes=()):
-        self.parallel, self.context, self.prefixes = parallel, context, list(prefixes)
+    def complete_many(self, asks: deque, *, parallel, prefixes=()):
+        self.parallel, self.prefixes = parallel, list(prefixes)
         in_flight = []
         while asks or in_flight:
             while asks and len(in_flight) < parallel:
@@ -65,16 +65,29 @@ def test_a_retry_is_asked_next_and_lands_on_its_chunk():
     assert sum("Copy the text you are given exactly" in p for p in model.prompts) == len(failing)
 
 
-def test_the_context_asked_for_fits_the_longest_prompt_and_answer():
+def test_select_answers_are_short():
     model = RecordingModel()
     chunks = _chunks(model)
-    list(clean_chunks(model, chunks, SMALL, parallel=2))
-    longest = max(model.count_tokens(p) + m for p, m in zip(model.prompts, model.max_tokens, strict=True))
-    assert longest <= model.context <= model.n_ctx
-    select = CleanSettings(chunk_tokens=80)
-    list(clean_chunks(model, chunks, select, parallel=2))
-    assert model.context < model.n_ctx / 2, "select answers are short, so their slots need far less room"
-    assert all(m <= 4 * SELECT_MAX_NUMBERS + 4 for m in model.max_tokens[len(chunks) :])
+    list(clean_chunks(model, chunks, CleanSettings(chunk_tokens=80), parallel=2))
+    assert all(m <= 4 * SELECT_MAX_NUMBERS + 4 for m in model.max_tokens)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("mode", ["rewrite", "select"])
+def test_the_context_fits_the_longest_prompt_its_answer_and_a_stricter_retry(tiny_model, mode):
+    """The model sizes its context from the asks and the prefixes they may start with: a retry's stricter
+    system prompt must still fit beside the longest chunk."""
+    settings = CleanSettings(chunk_tokens=80, mode=mode)
+    chunks = _chunks(tiny_model, settings)
+    asks = deque((chunk.index, next(cleaning_steps(tiny_model, chunk, settings))) for chunk in chunks)
+    prefixes = prompt_prefixes(tiny_model, settings)
+    context = tiny_model.context_needed(asks, prefixes)
+    longest = max(tiny_model.count_tokens(ask.prompt) + ask.max_tokens for _, ask in asks)
+    normal, strict = (tiny_model.count_tokens(prefix) for prefix in prefixes)
+    assert longest + max(0, strict - normal) <= context <= tiny_model.n_ctx
+    if mode == "select":
+        assert strict > normal
+        assert context < tiny_model.n_ctx / 2, "select answers are short, so their slots need far less room"
 
 
 def test_results_are_recorded_as_they_finish_and_the_output_is_in_order():
@@ -96,7 +109,7 @@ def test_parallel_is_part_of_the_checkpoint_fingerprint(recording_model):
     defaults = {"rewrite": (8, "the default on a CPU"), "select": (1, "the default for --mode select on a CPU")}
     for mode, chosen in defaults.items():
         default = CleaningRun(PAPER, recording_model, CleanSettings(mode=mode), output=f"d-{mode}")
-        assert (default.parallel, default.parallel_why) == chosen
+        assert (default.plan.parallel, default.plan.parallel_why) == chosen
         default.close()
 
 

@@ -5,10 +5,10 @@ import math
 
 import pytest
 
-from edgeclean.clean import REWRITE_TOKEN_RATIO
+from edgeclean.api import CleaningRun, clean_pdf
 from edgeclean.errors import CheckpointMismatch, InputError, OutputError, SettingsError
-from edgeclean.pipeline import CleaningRun, clean_pdf
 from edgeclean.settings import CleanSettings
+from edgeclean.stages.model_pass import REWRITE_TOKEN_RATIO
 
 from .conftest import FIXTURES, NOTES, PAPER, RecordingModel
 

@@ -1,8 +1,8 @@
 """Rule pre-cleaning: what layout broke is repaired, page furniture is dropped, and nothing else is touched."""
 
-from edgeclean.extract import Page, PdfDocument
-from edgeclean.guard import content_words, recall, words
-from edgeclean.preclean import PrecleanOptions, clean_text, preclean_pages, running_lines
+from edgeclean.stages.extract import Page, PdfDocument
+from edgeclean.stages.guard import content_words, recall, words
+from edgeclean.stages.rules import PrecleanOptions, clean_text, preclean_pages, running_lines
 
 from .conftest import LANGUAGES, PAPER, debris, truth
 

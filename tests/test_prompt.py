@@ -1,6 +1,6 @@
 import datetime as dt
 
-from edgeclean.prompt import PINNED_DATE, SYSTEM_PROMPT, render_chat, strip_acknowledgement
+from edgeclean.stages.prompt import PINNED_DATE, SYSTEM_PROMPT, render_chat, strip_acknowledgement
 
 # The date logic of Llama-3.2-Instruct's chat template, verbatim.
 LLAMA_32_TEMPLATE = """{{- bos_token }}

@@ -4,9 +4,9 @@ import struct
 import pytest
 
 from bench.report_screenshot import chromium, run_chromium, screenshot
-from edgeclean.pipeline import CleaningRun
-from edgeclean.report import side_by_side, write_report
+from edgeclean.api import CleaningRun
 from edgeclean.settings import CleanSettings
+from edgeclean.store.report import side_by_side, write_report
 
 from .conftest import PAPER, RecordingModel
 

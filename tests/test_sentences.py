@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgeclean.clean import drop_sentences, numbered_sentences, reads_as_prose, split_sentences
+from edgeclean.stages.sentences import drop_sentences, numbered_sentences, reads_as_prose, split_sentences
 
 
 def sentences(text: str) -> list[str]:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .backend import check_gguf
-from .errors import DownloadError, ModelError
-from .models import KnownModel, expected_sha256, file_sha256, fresh_sha256, how_to_get, record_sha256, recorded_sha256
+from ..errors import DownloadError, DownloadInterrupted, ModelError
+from .llama.adapter import check_gguf
+from .registry import KnownModel, expected_sha256, file_sha256, fresh_sha256, how_to_get, record_sha256, recorded_sha256
 
 log = logging.getLogger("edgeclean.pull")
 
@@ -183,7 +183,7 @@ def _download_resumably(location: str, url: str, partial: Path, size: int | None
                 displayed_filename=model.filename,
             )
     except KeyboardInterrupt:
-        raise DownloadError(_kept(partial, "interrupted"), exit_code=130) from None
+        raise DownloadInterrupted(_kept(partial, "interrupted")) from None
     except Exception as error:  # network drops survive http_get's own retries; the partial file stays
         raise DownloadError(_kept(partial, f"download failed ({_one_line(error)})")) from None
 

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import _configure_logging, _user_errors, console
-from .errors import DownloadError
-from .models import DEFAULT_MODEL, KNOWN_MODELS, known_model, local_models, models_dir
+from ..errors import DownloadInterrupted
+from ..model.registry import DEFAULT_MODEL, KNOWN_MODELS, known_model, local_models, models_dir
+from .common import configure_logging, console, user_errors
 
 models_app = typer.Typer(
     help="List, download and verify GGUF models. Pull once on a connected machine; copy models/ anywhere.",
@@ -86,15 +86,15 @@ def pull(
     ] = False,
 ) -> None:
     """Download a known model into the models directory, resuming and verifying its sha256."""
-    _configure_logging(0)
-    with _user_errors():
-        from .pull import pull as pull_model
+    configure_logging(0)
+    with user_errors():
+        from ..model.pull import pull as pull_model
 
         model = known_model(name)
         try:
             pulled = pull_model(model, directory or models_dir(), offline=offline, say=console.print)
         except KeyboardInterrupt:  # before or after the transfer (which reports its own partial file)
-            raise DownloadError("interrupted; run the same command again to pull", exit_code=130) from None
+            raise DownloadInterrupted("interrupted; run the same command again to pull") from None
     if pulled.downloaded:
         console.print(f"{model.name}: downloaded to {pulled.path} (sha256 {pulled.sha256} verified)")
     elif pulled.sha256:
@@ -111,10 +111,10 @@ def verify(
     ] = None,
 ) -> None:
     """Re-hash the model files on disk against the sha256 recorded when they were pulled. Works offline."""
-    _configure_logging(0)
+    configure_logging(0)
     directory = directory or models_dir()
-    with _user_errors():
-        from .pull import verify as verify_file
+    with user_errors():
+        from ..model.pull import verify as verify_file
 
         paths = [directory / known_model(name).filename] if name else sorted(directory.glob("*.gguf"))
         verdicts = [verify_file(path) for path in paths]

@@ -6,15 +6,14 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from .checkpoint import Checkpoint, check_checkpoint_file, describe_fallbacks
-from .errors import OutputError
-from .output import STDOUT
-from .pipeline import CHECKPOINT_SUFFIX, STDOUT_CHECKPOINT_SUFFIX
+from ..errors import OutputError
+from ..paths import STDOUT, checkpoint_of, output_of
+from .checkpoint import Checkpoint, check_checkpoint_file
 
 
 def checkpoint_for(path: Path) -> Path:
-    """The checkpoint of an output file (OUT.ckpt), or the path itself if it names one."""
-    checkpoint_file = path if path.name.endswith(CHECKPOINT_SUFFIX) else path.with_name(path.name + CHECKPOINT_SUFFIX)
+    """The checkpoint of an output file (OUT.ckpt), or the path itself if it names one; it must exist."""
+    checkpoint_file = checkpoint_of(path)
     check_checkpoint_file(checkpoint_file)
     if not checkpoint_file.is_file():
         raise OutputError(f"no checkpoint at {checkpoint_file}")
@@ -24,20 +23,13 @@ def checkpoint_for(path: Path) -> Path:
 def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
     checkpoint_file = checkpoint_for(path)
     checkpoint = Checkpoint.read(checkpoint_file)
-    to_stdout = checkpoint.fingerprint.get("output") == "stdout" and checkpoint_file.name.endswith(
-        STDOUT_CHECKPOINT_SUFFIX
-    )
-    output = STDOUT if to_stdout else checkpoint_file.with_name(checkpoint_file.name[: -len(CHECKPOINT_SUFFIX)])
-    results = checkpoint.ordered_results()
     fingerprint = checkpoint.fingerprint
-    done, total = len(results), checkpoint.total
-    state = _state(checkpoint, output)
-    answer_tokens = sum(r.completion_tokens for r in results)
-    seconds = sum(r.seconds for r in results)
+    output = output_of(checkpoint_file, to_stdout=fingerprint.get("output") == "stdout")
+    summary = checkpoint.summary()
     rows = [
-        ("output", f"{'stdout' if output == STDOUT else output} ({state})"),
-        ("progress", f"{done}/{total} chunks ({100 * done / max(total, 1):.0f}%)"),
-        ("pages done", _pages(results)),
+        ("output", f"{'stdout' if output == STDOUT else output} ({_state(checkpoint, output)})"),
+        ("progress", f"{summary.done}/{summary.total} chunks ({100 * summary.done / max(summary.total, 1):.0f}%)"),
+        ("pages done", summary.pages),
         ("model", str(fingerprint.get("model", "?"))),
         ("device", str(fingerprint.get("device", "?"))),
         ("settings", _settings(fingerprint)),
@@ -45,15 +37,14 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
         ("updated", _updated(checkpoint_file)),
         (
             "tokens",
-            f"{answer_tokens:,} answer tokens, {answer_tokens / seconds:.0f} tok/s per chunk"
-            if seconds
+            f"{summary.answer_tokens:,} answer tokens, {summary.tokens_per_chunk_second:.0f} tok/s per chunk"
+            if summary.model_seconds
             else "none yet",
         ),
     ]
-    cut = [str(r.index + 1) for r in results if r.cut_off]
-    if cut:
-        rows.append(("cut off", f"chunks {', '.join(cut)} hit the answer limit"))
-    if fallbacks := describe_fallbacks(results):
+    if summary.cut_off:
+        rows.append(("cut off", f"chunks {', '.join(map(str, summary.cut_off))} hit the answer limit"))
+    if fallbacks := summary.describe_fallbacks():
         rows.append(("fell back", f"{fallbacks}: rule-cleaned text kept"))
     return rows
 
@@ -68,12 +59,6 @@ def _state(checkpoint: Checkpoint, output: Path) -> str:
     if output.exists() and checkpoint.output_sha256 is not None:
         return "all chunks cleaned, but the output was changed after it was written"
     return "all chunks cleaned, output not written yet; rerun the same command to write it"
-
-
-def _pages(results) -> str:
-    if not results:
-        return "none"
-    return f"{min(r.first_page for r in results)}-{max(r.last_page for r in results)}"
 
 
 def _settings(fingerprint: dict) -> str:

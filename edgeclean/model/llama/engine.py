@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
-from .completion import Completion, failed_completion
-from .errors import ModelError
+from ...errors import ModelError
+from ..protocol import Completion, failed_completion
 
 CONTEXT_ROUNDING = 256  # llama.cpp pads the attended cells to 256 anyway
 
@@ -74,8 +74,8 @@ class BatchEngine:
         self._lib = llama_cpp
         self.parallel = parallel
         self.n_ctx_per_seq = _round_up(n_ctx_per_seq, CONTEXT_ROUNDING)
-        self._model = llama._model.model
-        self._vocab = llama._model.vocab
+        self._model = llama.model  # the public handle: the rest is llama.cpp's own C API
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = parallel * self.n_ctx_per_seq

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError, ModelNotFound
+from ..errors import ModelError, ModelNotFound
 
 SIDECAR_SUFFIX = ".sha256"
 # The sha256 of a model file as last computed, with the size and mtime it had then: a run's fingerprint needs the

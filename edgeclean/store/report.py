@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import difflib
 import html
-import json
 import re
 from pathlib import Path
 
-from .checkpoint import Checkpoint, ChunkResult, describe_fallbacks
+from ..paths import run_name
+from ..results import ChunkResult, RunSummary
+from .checkpoint import Checkpoint
 from .output import write_atomically
 
 WORD = re.compile(r"\S+\s*")
-# The guard's decision per chunk: "model" (first answer passed), "retry", "fallback" (rule text kept), "rules".
-DECISION_FIELDS = ("decision",)
-INTERVENTIONS = ("retry", "fallback", "cut off")
+# The guard's decisions that changed what the model answered: a second answer, or the rule-cleaned text kept.
+INTERVENTIONS = ("retry", "fallback")
 
 
 def write_report(checkpoint_path: Path, report_path: Path) -> Path:
-    checkpoint = Checkpoint.read(checkpoint_path)
-    records = _raw_records(checkpoint_path)
-    write_atomically(report_path, render_report(checkpoint, records, checkpoint_path))
+    write_atomically(report_path, render_report(Checkpoint.read(checkpoint_path), checkpoint_path))
     return report_path
 
 
@@ -34,63 +32,46 @@ def fill(template: str, **values) -> Html:
     return Html(template.format(**{k: v if isinstance(v, Html) else html.escape(str(v)) for k, v in values.items()}))
 
 
-def render_report(checkpoint: Checkpoint, records: dict[int, dict], checkpoint_path: Path) -> str:
-    results = checkpoint.ordered_results()
-    sections = Html("\n".join(_chunk_section(result, records.get(result.index, {})) for result in results))
+def render_report(checkpoint: Checkpoint, checkpoint_path: Path) -> str:
+    summary = checkpoint.summary()
+    sections = Html("\n".join(_chunk_section(result) for result in summary.results))
     return fill(
         PAGE,
-        title=checkpoint_path.name.removesuffix(".ckpt"),
-        summary=_summary(checkpoint, results, records),
+        title=run_name(checkpoint_path),
+        summary=_summary(checkpoint, summary),
         sections=sections or Html("<p>No chunk has been cleaned yet.</p>"),
     )
 
 
-def _summary(checkpoint: Checkpoint, results: list[ChunkResult], records: dict[int, dict]) -> Html:
+def _summary(checkpoint: Checkpoint, summary: RunSummary) -> Html:
     fingerprint = checkpoint.fingerprint
-    answer_tokens = sum(r.completion_tokens for r in results)
-    seconds = sum(r.seconds for r in results)
-    decisions: dict[str, int] = {}
-    for result in results:
-        decision = _decision(result, records.get(result.index, {}))
-        decisions[decision] = decisions.get(decision, 0) + 1
     rows = [
         ("document", f"sha256 {str(fingerprint.get('pdf_sha256', '?'))[:16]}…"),
         ("model", fingerprint.get("model", "?")),
         ("backend", fingerprint.get("device", "?")),
         ("mode", fingerprint.get("mode", "rewrite")),
-        ("chunks", f"{len(results)} of {checkpoint.total} cleaned"),
-        ("model time", f"{seconds:.1f} s"),
-        ("tokens/s", f"{answer_tokens / seconds:.0f}" if seconds else "–"),
-        ("outcomes", ", ".join(f"{name}: {count}" for name, count in sorted(decisions.items())) or "–"),
-        ("fell back", describe_fallbacks(results) or "–"),
+        ("chunks", f"{summary.done} of {summary.total} cleaned"),
+        ("model time", f"{summary.model_seconds:.1f} s"),
+        ("tokens/s", f"{summary.tokens_per_chunk_second:.0f}" if summary.model_seconds else "–"),
+        ("outcomes", ", ".join(f"{name}: {count}" for name, count in sorted(summary.decisions().items())) or "–"),
+        ("fell back", summary.describe_fallbacks() or "–"),
         ("started", checkpoint.header.get("started", "?")),
     ]
     return Html("\n".join(fill("<tr><th>{k}</th><td>{v}</td></tr>", k=k, v=v) for k, v in rows))
 
 
-def _decision(result: ChunkResult, record: dict) -> str:
-    for field in DECISION_FIELDS:
-        if record.get(field):
-            return str(record[field])
-    return "cut off" if result.cut_off else "kept"
-
-
-def _chunk_section(result: ChunkResult, record: dict) -> Html:
-    decision = _decision(result, record)
-    intervened = decision in INTERVENTIONS
-    attempts = record.get("attempts") or [{}]
+def _chunk_section(result: ChunkResult) -> Html:
+    attempts = result.attempts or [{}]
     scores = {k: v for k, v in attempts[-1].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     score_text = " · ".join(f"{k} {_number(v)}" for k, v in scores.items())
     before, after = side_by_side(result.source_text, result.text)
-    pages = (
-        str(result.first_page) if result.first_page == result.last_page else f"{result.first_page}-{result.last_page}"
-    )
+    decision = result.decision
     return fill(
         CHUNK,
         index=result.index + 1,
-        pages=pages,
+        pages=result.pages,
         decision=f"{decision} ({result.fallback_reason})" if result.fallback_reason else decision,
-        flag="intervened" if intervened else "kept",
+        flag="intervened" if decision in INTERVENTIONS else "kept",
         scores=score_text or f"{result.completion_tokens} answer tokens · finish {result.finish_reason}",
         before=before or Html("<em>(source text not recorded)</em>"),
         after=after,
@@ -115,18 +96,6 @@ def side_by_side(source: str, cleaned: str) -> tuple[Html, Html]:
             if new:
                 right.append(fill("<ins>{text}</ins>", text=new))
     return Html("".join(left)), Html("".join(right))
-
-
-def _raw_records(path: Path) -> dict[int, dict]:
-    """Every field of every record, including ones this version's ChunkResult does not name."""
-    records = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[1:]:
-        try:
-            record = json.loads(line)
-            records[int(record["index"])] = record
-        except (ValueError, KeyError, TypeError):
-            break  # a torn last record: the checkpoint reader reports it
-    return records
 
 
 def _number(value) -> str:

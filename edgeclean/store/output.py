@@ -7,10 +7,10 @@ import re
 import sys
 from pathlib import Path
 
-from .container import check_outlives_container, unwritable_hint
-from .errors import OutputError
+from ..container import check_outlives_container, unwritable_hint
+from ..errors import OutputError
+from ..paths import STDOUT
 
-STDOUT = Path("-")
 # Scratch files are named .NAME.edgeclean-PID.tmp (or .probe): a later run in the folder can tell them from the
 # user's files and remove those whose process is gone.
 _SCRATCH = re.compile(r"\..+\.edgeclean-(\d+)\.(?:tmp|probe)")

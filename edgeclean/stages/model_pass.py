@@ -9,16 +9,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
-from .backend import Model
-from .checkpoint import ChunkResult
+from ..model.protocol import Ask, Completion, Model
+from ..results import ChunkResult
+from ..settings import CleanSettings
 from .chunk import Chunk
-from .completion import Ask, Completion
-from .guard import STOP_WORDS, GuardLimits, check, words
+from .guard import GuardLimits, check
 from .prompt import (
     SELECT_PROMPT,
     STRICT_PROMPT,
@@ -27,27 +26,14 @@ from .prompt import (
     render_chat,
     strip_acknowledgement,
 )
-from .settings import CONTEXT_SLACK, CleanSettings
+from .sentences import drop_sentences, numbered_sentences, parse_selection, reads_as_prose, split_sentences
 
-log = logging.getLogger("edgeclean.clean")
+log = logging.getLogger("edgeclean.model_pass")
 
 SELECT_ANSWER = "0123456789, "  # the only characters a --mode select answer can hold: no word can be written
 SELECT_MAX_NUMBERS = 12  # an answer names at most about this many sentences, so it stays a few dozen tokens
-_NUMBERED_HEADING = re.compile(r"\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[^\W\d_][^\W\d_]")
 
 
-# In --mode select a sentence counts as prose, and is never dropped whatever the model says, when it is a
-# numbered heading ("4.1 Context Following"), or has at least PROSE_MIN_WORDS words and either ends like a
-# sentence or PROSE_STOP_SHARE of them are stop words.
-PROSE_MIN_WORDS = 6
-PROSE_STOP_SHARE = 0.2
-# Running text in any script: at least this share of its visible characters are letters, and at least this share
-# of its words are plain words (letters only) in lower case or in a script without case. Names, labels,
-# affiliation lists and figure debris ("RankOptimization y,1y,2y3") are not.
-PROSE_LETTER_SHARE = 0.75
-# Headings are content: the docling ground truth keeps "A Glimpse Into the Future", which select once dropped.
-HEADING_WORDS = (2, 12)
-PROSE_UNCAPITALISED_SHARE = 0.5
 # A rewrite longer than this many times its chunk's tokens fails the guard's length check anyway.
 REWRITE_TOKEN_RATIO = 1.25
 # Dropped sentences are vetted as non-prose, so select may lose more of a chunk's words than a rewrite may: a
@@ -105,8 +91,7 @@ def clean_chunks(
         in_flight[chunk.index] = (chunk, steps)
     if not asks:
         return
-    context, prefixes = context_needed(model, settings, asks), prompt_prefixes(model, settings)
-    answers = model.complete_many(asks, parallel=parallel, context=context, prefixes=prefixes)
+    answers = model.complete_many(asks, parallel=parallel, prefixes=prompt_prefixes(model, settings))
     for index, completion in answers:
         chunk, steps = in_flight[index]
         try:
@@ -188,15 +173,6 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
     return _Answer(drop_sentences(paragraphs, allowed), completion, vetoed=vetoed)
 
 
-def numbered_sentences(text: str) -> str:
-    """The chunk as ``--mode select`` shows it to the model: one numbered sentence per line.
-
-    The chunker counts a select chunk's tokens in this form, so its prompt fits the context by construction.
-    """
-    sentences = (sentence for paragraph in split_sentences(text) for sentence in paragraph)
-    return "\n".join(f"{n}: {sentence}" for n, sentence in enumerate(sentences, start=1))
-
-
 def select_answer_limit(sentences: int) -> int:
     return 4 * min(SELECT_MAX_NUMBERS, sentences) + 4
 
@@ -223,139 +199,7 @@ def prompt_prefixes(model: Model, settings: CleanSettings) -> list[str]:
     return [_render(model, _USER_MARK, prompt).split(_USER_MARK)[0] for prompt in _system_prompts(settings)]
 
 
-def context_needed(model: Model, settings: CleanSettings, asks: Iterable[tuple[int, Ask]]) -> int:
-    """The most tokens a prompt and its answer take, retries' longer system prompt included.
-
-    Select answers are a few dozen tokens, so a context sized to them needs far less memory than --ctx.
-    """
-    normal, strict = (_template_tokens(model, prompt) for prompt in _system_prompts(settings))
-    longest = max(model.count_tokens(ask.prompt) + ask.max_tokens for _, ask in asks)
-    return min(model.n_ctx, longest + max(0, strict - normal) + CONTEXT_SLACK)
-
-
 _USER_MARK = "\ue000"  # stands in for the chunk's text when cutting a rendered prompt at the user's message
-
-
-def reads_as_prose(sentence: str) -> bool:
-    """Whether a sentence is running text, which ``--mode select`` never drops whatever the model says.
-
-    English stop words are one signal; the others hold in any script: a sentence end (Latin, CJK, Arabic,
-    Devanagari), or the shape of running text: enough words, mostly letters, most words not capitalised
-    (scripts without case, such as CJK, Hangul and Arabic, count as not capitalised).
-    """
-    if _NUMBERED_HEADING.match(sentence) or _reads_as_heading(sentence):
-        return True
-    tokens = sentence.split()
-    units = len(tokens) + sum(1 for ch in sentence if _is_ideograph(ch)) // 2  # CJK writes no spaces
-    if units < PROSE_MIN_WORDS:
-        return False
-    if sentence.rstrip(_CLOSERS).endswith(_PROSE_ENDS):
-        return True
-    english = words(sentence)
-    if sum(t in STOP_WORDS for t in english) >= PROSE_STOP_SHARE * len(english):
-        return True
-    visible = sum(1 for ch in sentence if not ch.isspace())
-    if sum(1 for ch in sentence if ch.isalpha()) < PROSE_LETTER_SHARE * visible:
-        return False
-    plain = sum(1 for t in tokens if (w := t.strip(_WORD_EDGES)).isalpha() and not w[:1].isupper())
-    return plain >= PROSE_UNCAPITALISED_SHARE * len(tokens)
-
-
-def _reads_as_heading(sentence: str) -> bool:
-    """A heading or a lead-in ("A Glimpse Into the Future", "Some possibilities include:"): a few plain words.
-
-    Figure labels glue words together ("StudentModel", "DirectionofKD") or mix in digits and symbols, so they
-    fail here; a label of plain words is kept, the price of never dropping a real heading.
-    """
-    tokens = [token.strip(_WORD_EDGES) for token in sentence.split()]
-    if not HEADING_WORDS[0] <= len(tokens) <= HEADING_WORDS[1] or sentence.rstrip()[-1:] in ".!?":
-        return False
-    if len(tokens) > 4 and not any(token.islower() for token in tokens):
-        return False  # five or more capitalised words and no "of", "the", "into": a list of names
-    return all(
-        token.isalpha() and (token.rstrip("s").isupper() or token[1:].islower() or len(token) == 1) for token in tokens
-    )
-
-
-def split_sentences(text: str) -> list[list[str]]:
-    """Paragraphs (blank-line separated) as lists of sentences; the units ``--mode select`` may drop."""
-    return [_split_paragraph(p.strip()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-
-
-def _split_paragraph(paragraph: str) -> list[str]:
-    """Cut at sentence ends, but not inside dot leaders, abbreviations, initials, list numbers or decimals."""
-    sentences, start = [], 0
-    for match in _SENTENCE_END.finditer(paragraph):
-        if _ends_sentence(paragraph, start, match):
-            sentences.append(paragraph[start : match.end()].strip())
-            start = match.end()
-    rest = paragraph[start:].strip()
-    if rest:
-        sentences.append(rest)
-    return sentences or [paragraph]
-
-
-def _ends_sentence(text: str, start: int, match: re.Match) -> bool:
-    if match.group("cjk"):
-        return True  # 。！？ end a sentence with or without a space after them
-    mark = match.group("mark")
-    before = text[start : match.start()]
-    following = text[match.end() : match.end() + 1]
-    if following[:1].islower():
-        return False  # "et al. propose", "e.g. this": no new sentence starts in lower case
-    if mark != ".":
-        return True
-    if len(match.group("more")) >= 3:
-        return False  # "Notices........ vii": a dot leader, not an ellipsis
-    if not before or not (before[-1].isalnum() or before[-1] in _CLOSERS):
-        return False  # a dot leader ". . . ." or a lone "."
-    word = re.search(r"[\w.]*$", before).group(0)
-    if word.lower().rstrip(".") in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-        return False  # "Fig. 3", "vs. GPT-4", the initial in "J. Smith"
-    return not (word[:1].isdigit() and not before[: -len(word)].strip())  # "2." opening a list item
-
-
-# A run of sentence-end marks, closing quotes or brackets after them, then either space or (CJK) nothing.
-_SENTENCE_END = re.compile(
-    r"(?P<cjk>[。！？]+[」』”’)）]*\s*)|(?P<mark>[.!?؟۔।])(?P<more>[.!?؟۔।]*)[\"'”’)\]]*\s+(?=\S)"
-)
-_PROSE_ENDS = (".", "!", "?", ":", "。", "！", "？", "؟", "۔", "।")
-_CJK_ENDS = ("。", "！", "？", "」", "』", "）")
-_CLOSERS = "\"'”’)]」』）"
-_WORD_EDGES = "\"'“”‘’()[]{}«»,;:.!?、，。！？؟،"
-_ABBREVIATIONS = frozenset(
-    """al e.g i.e etc vs fig figs eq eqs no nos ref refs sec secs ch dr mr mrs ms prof st cf ca approx vol pp
-    resp z.b d.h bzw usw vgl nr abb tab bsp""".split()
-)
-
-
-def _is_ideograph(ch: str) -> bool:
-    return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
-def parse_selection(answer: str) -> set[int]:
-    return {int(n) for n in re.findall(r"\d+", answer)}
-
-
-def drop_sentences(paragraphs: list[list[str]], dropped: set[int]) -> str:
-    kept, number = [], 0
-    for sentences in paragraphs:
-        remaining = []
-        for sentence in sentences:
-            number += 1
-            if number not in dropped:
-                remaining.append(sentence)
-        if remaining:
-            kept.append(_join_sentences(remaining))
-    return "\n\n".join(kept)
-
-
-def _join_sentences(sentences: list[str]) -> str:
-    """Sentences back into a paragraph: CJK sentences run on without a space, as they were written."""
-    text = sentences[0]
-    for sentence in sentences[1:]:
-        text += ("" if text.endswith(_CJK_ENDS) else " ") + sentence
-    return text
 
 
 def _result(

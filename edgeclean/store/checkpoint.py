@@ -17,17 +17,19 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
-from .errors import CheckpointMismatch, OutputError
+from ..errors import CheckpointMismatch, OutputError
+from ..paths import lock_path
+from ..results import ChunkResult, RunSummary
+from .output import write_atomically
 
 log = logging.getLogger("edgeclean.checkpoint")
 
 FORMAT = "edgeclean-checkpoint/2"
 OLD_FORMATS = ("edgeclean-checkpoint/1",)  # before records carried their own hash
 HASH_FIELD = "record_sha256"
-LOCK_SUFFIX = ".lock"
 # How a changed fingerprint entry is named to the user; the rest are settings, named by their flag.
 FINGERPRINT_NAMES = {
     "edgeclean": "edgeclean version",
@@ -44,60 +46,6 @@ FINGERPRINT_NAMES = {
     "drop_contents": "--keep-contents",
     "output": "-o (stdout or a file)",
 }
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    index: int
-    first_page: int
-    last_page: int
-    source_sha256: str
-    source_tokens: int
-    text: str
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    acknowledgement_stripped: bool
-    source_text: str = ""  # kept so a report can be built from the checkpoint alone
-    mode: str = "rewrite"
-    decision: str = "model"  # "model", "retry" (second answer passed), "fallback" (rule-cleaned text), "rules"
-    attempts: list[dict] = field(default_factory=list)  # each model answer's guard scores and failed checks
-    fallback_reason: str = ""  # why a "fallback" chunk kept its rule-cleaned text: "prompt too long", "guard: …"
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ChunkResult:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or _required(f)})
-
-    @property
-    def cut_off(self) -> bool:
-        """The kept text is a rewrite that hit its token limit (a select answer at its limit loses nothing)."""
-        return self.finish_reason == "length" and self.mode == "rewrite" and self.decision in ("model", "retry")
-
-    @property
-    def fell_back(self) -> bool:
-        return self.decision == "fallback"
-
-
-def fallbacks_by_reason(results: list[ChunkResult]) -> dict[str, list[int]]:
-    """Chunks (1-based) that kept their rule-cleaned text, grouped by why; summary, status and report show it."""
-    grouped: dict[str, list[int]] = {}
-    for result in results:
-        if result.fell_back:
-            grouped.setdefault(result.fallback_reason or "guard", []).append(result.index + 1)
-    return grouped
-
-
-def describe_fallbacks(results: list[ChunkResult]) -> str:
-    """One line: "chunks 3, 7 (prompt too long); chunk 9 (guard: summarised)", or "" when none fell back."""
-    return "; ".join(
-        f"{'chunk' if len(numbers) == 1 else 'chunks'} {', '.join(map(str, numbers))} ({reason})"
-        for reason, numbers in fallbacks_by_reason(results).items()
-    )
-
-
-def _required(f) -> bool:
-    return f.default is MISSING and f.default_factory is MISSING
 
 
 class Checkpoint:
@@ -228,6 +176,9 @@ class Checkpoint:
     def ordered_results(self) -> list[ChunkResult]:
         return [self.results[index] for index in sorted(self.results)]
 
+    def summary(self) -> RunSummary:
+        return RunSummary(self.ordered_results(), self.total)
+
 
 def seal(record: dict) -> str:
     """One checkpoint line: the record with the sha256 of its own content added."""
@@ -294,10 +245,6 @@ def check_checkpoint_file(path: Path) -> None:
         )
 
 
-def lock_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.name + LOCK_SUFFIX)
-
-
 class _Lock:
     def __init__(self, path: Path, descriptor: int):
         self.path = path
@@ -355,8 +302,6 @@ def _complete_lines(data: bytes) -> tuple[list[bytes], int]:
 
 
 def _write_new(path: Path, text: str) -> None:
-    from .output import write_atomically
-
     write_atomically(path, text)
 
 

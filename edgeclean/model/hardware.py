@@ -24,6 +24,11 @@ def usable_cpus(cgroup_root: Path = CGROUP_ROOT) -> tuple[int, str]:
     return max(1, count), why
 
 
+def resolve_threads(requested: int | None, why: str = "--threads") -> tuple[int, str]:
+    """The CPU threads a run uses, and why: the number asked for, else the CPUs this process may run on."""
+    return (requested, why) if requested else usable_cpus()
+
+
 def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> int | None:
     """The cgroup CPU limit rounded up to whole CPUs, or None when unlimited (v2 ``cpu.max``, then v1)."""
     v2 = root / "cpu.max"

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .backend import LlamaCppModel, _device, _import_llama_cpp, check_gguf
-from .container import in_container
-from .errors import EdgecleanError, ModelError
-from .hardware import usable_cpus
-from .models import DEFAULT_MODEL, KNOWN_MODELS, models_dir, resolve_model
+from .. import __version__
+from ..container import in_container
+from ..errors import EdgecleanError, ModelError
+from .hardware import resolve_threads
+from .llama.adapter import LlamaCppModel, _device, _import_llama_cpp, check_gguf
+from .registry import DEFAULT_MODEL, KNOWN_MODELS, models_dir, resolve_model
 
 PROBE_PROMPT = "The three most useful things to know about reading a research paper are"
 PROBE_TOKENS = 32
@@ -54,7 +54,7 @@ def diagnose(model: str | None, threads: int | None = None) -> Report:
     report = Report()
     report.add("edgeclean", f"{__version__} (Python {platform.python_version()}, {platform.machine()})")
     _describe_llama_cpp(report)
-    count, why = (threads, "--threads or EDGECLEAN_THREADS") if threads else usable_cpus()
+    count, why = resolve_threads(threads, "--threads or EDGECLEAN_THREADS")
     report.add("threads", f"{count} ({why})")
     _describe_models(report, model)
     report.add("offline", _offline())
@@ -75,7 +75,7 @@ def probe(path: Path, *, n_gpu_layers: int, threads: int, n_ctx: int = 512) -> P
 
 def run_probe(path: Path, *, n_gpu_layers: int, threads: int | None) -> list[tuple[str, str]]:
     """The probe as labelled lines: where the layers went and how fast a short answer came."""
-    result = probe(path, n_gpu_layers=n_gpu_layers, threads=threads or usable_cpus()[0])
+    result = probe(path, n_gpu_layers=n_gpu_layers, threads=resolve_threads(threads)[0])
     return [
         ("probe device", result.device),
         ("probe layers", f"{result.layers_offloaded} of {result.layers_total} offloaded to a GPU"),
