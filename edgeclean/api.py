@@ -22,7 +22,7 @@ from .plan import RunPlan
 from .results import ChunkResult, RunStats
 from .settings import CleanSettings
 from .stages.chunk import Chunk
-from .stages.extract import PdfDocument
+from .stages.extract import PdfDocument, PdfInfo
 from .stages.model_pass import clean_chunks, text_sha256
 from .stages.prepare import open_pdf, prepare_chunks
 from .store.output import check_writable
@@ -237,3 +237,9 @@ def _clean_one(document, job: RunPaths, model, settings, restart: bool, keep_che
         return outcome
     finally:
         run.close()
+
+
+def pdf_info(pdf: str | Path, password: str | None = None) -> PdfInfo:
+    """A PDF's pages, metadata, amount of text and whether it has a text layer."""
+    with PdfDocument(pdf, password) as document:
+        return document.info()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
 from .errors import SettingsError
 from .model.hardware import default_parallel, resolve_threads
 from .model.protocol import Model
@@ -19,6 +18,7 @@ from .settings import CleanSettings
 from .stages.extract import format_page_ranges, parse_page_ranges
 from .stages.model_pass import prompt_overhead, text_sha256
 from .stages.prompt import ALL_PROMPTS, PINNED_DATE
+from .version import __version__
 
 SMALLEST_CHUNK = 16
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__
+from ..version import __version__
 from .clean import EXAMPLES, clean
 from .doctor import doctor
 from .inspect import info, report, status

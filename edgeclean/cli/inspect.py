@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..api import pdf_info
 from ..paths import default_report
-from ..stages.extract import PdfDocument
 from ..store.report import write_report
 from ..store.status import checkpoint_for, describe_checkpoint
 from .common import PasswordOption, RunArgument, configure_logging, user_errors
@@ -25,8 +25,8 @@ def info(
     Example: edgeclean info paper.pdf
     """
     configure_logging(0)
-    with user_errors(), PdfDocument(pdf, password) as document:
-        details = document.info()
+    with user_errors():
+        details = pdf_info(pdf, password)
     if as_json:
         typer.echo(
             json.dumps(details.__dict__ | {"has_text_layer": details.has_text_layer}, indent=2, ensure_ascii=False)

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
 from ..container import in_container
 from ..errors import EdgecleanError, ModelError
+from ..version import __version__
+from .gguf_file import check_gguf
 from .hardware import resolve_threads
-from .llama.adapter import LlamaCppModel, _device, _import_llama_cpp, check_gguf
+from .llama.adapter import LlamaCppModel, device_name, import_llama_cpp
 from .registry import DEFAULT_MODEL, KNOWN_MODELS, models_dir, resolve_model
 
 PROBE_PROMPT = "The three most useful things to know about reading a research paper are"
@@ -121,7 +122,7 @@ def _describe_llama_cpp(report: Report) -> None:
     except importlib.metadata.PackageNotFoundError:
         version = None
     try:
-        llama_cpp = _import_llama_cpp()
+        llama_cpp = import_llama_cpp()
     except ModelError as error:
         report.add("llama-cpp-python", f"{version}, does not load" if version else "not installed")
         report.problem = error
@@ -129,7 +130,7 @@ def _describe_llama_cpp(report: Report) -> None:
     report.add("llama-cpp-python", f"{version} ({Path(llama_cpp.__file__).parent})")
     system_info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
     if llama_cpp.llama_supports_gpu_offload():
-        report.add("gpu offload", f"yes, layers go to {_device(llama_cpp, -1)} (--n-gpu-layers, default -1: all)")
+        report.add("gpu offload", f"yes, layers go to {device_name(llama_cpp, -1)} (--n-gpu-layers, default -1: all)")
     else:
         report.add("gpu offload", "no: this llama-cpp-python was built for the CPU only")
     for entry in simd_summary(system_info) or [system_info.strip()]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..errors import DownloadError, DownloadInterrupted, ModelError
-from .llama.adapter import check_gguf
+from .gguf_file import check_gguf
 from .registry import KnownModel, expected_sha256, file_sha256, fresh_sha256, how_to_get, record_sha256, recorded_sha256
 
 log = logging.getLogger("edgeclean.pull")

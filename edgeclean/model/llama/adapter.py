@@ -27,7 +27,7 @@ class LlamaCppModel:
     def __init__(self, path: str | Path, *, n_ctx: int, n_gpu_layers: int = -1, threads: int = 1):
         self.path = Path(path)
         check_gguf(self.path)
-        llama_cpp = _import_llama_cpp()
+        llama_cpp = import_llama_cpp()
         try:
             self._llama = llama_cpp.Llama(
                 model_path=str(self.path),
@@ -45,7 +45,7 @@ class LlamaCppModel:
         self.n_ctx = n_ctx
         self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._llama.model)
         self.threads = threads
-        self.device = _device(llama_cpp, n_gpu_layers)
+        self.device = device_name(llama_cpp, n_gpu_layers)
         self.chat_template = self._llama.metadata.get("tokenizer.chat_template")
         if not self.chat_template:
             log.warning("%s has no chat template; prompts use ChatML, which it may not understand", self.name)
@@ -155,17 +155,17 @@ class LlamaCppModel:
 
 
 def gpu_offload_supported() -> bool:
-    return bool(_import_llama_cpp().llama_supports_gpu_offload())
+    return bool(import_llama_cpp().llama_supports_gpu_offload())
 
 
-def _device(llama_cpp, n_gpu_layers: int) -> str:
+def device_name(llama_cpp, n_gpu_layers: int) -> str:
     if n_gpu_layers == 0 or not llama_cpp.llama_supports_gpu_offload():
         return "CPU"
     system_info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
     return next((name for name in GPU_BACKENDS if name.upper() in system_info.upper()), "GPU")
 
 
-def _import_llama_cpp():
+def import_llama_cpp():
     try:
         import llama_cpp
     except ImportError as error:
