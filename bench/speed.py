@@ -103,13 +103,13 @@ def arm_edgeclean(job: dict, parallel: int) -> dict:
 def arm_select(job: dict, parallel: int) -> dict:
     from edgeclean.settings import CleanSettings
     from edgeclean.stages.chunk import Chunk
-    from edgeclean.stages.model_pass import clean_chunks
+    from edgeclean.stages.model_pass import pass_chunks
 
     model = _model(job)
     pairs = enumerate(zip(job["texts"], job["tokens"], strict=True))
     chunks = [Chunk(i, text, 1, 1, tokens) for i, (text, tokens) in pairs]
     started = time.perf_counter()
-    results = list(clean_chunks(model, chunks, CleanSettings(n_ctx=job["ctx"]), parallel=parallel))
+    results = list(pass_chunks(model, chunks, CleanSettings(n_ctx=job["ctx"]), parallel=parallel))
     wall = time.perf_counter() - started
     report = _report(wall, [r.prompt_tokens for r in results], [r.completion_tokens for r in results])
     report["decisions"] = sorted(r.decision for r in results)

@@ -23,7 +23,7 @@ from .results import ChunkResult, RunStats
 from .settings import CleanSettings
 from .stages.chunk import Chunk
 from .stages.extract import PdfDocument, PdfInfo
-from .stages.model_pass import clean_chunks, text_sha256
+from .stages.model_pass import pass_chunks, text_sha256
 from .stages.prepare import open_pdf, prepare_chunks
 from .store.output import check_writable
 from .store.report import write_report
@@ -108,7 +108,7 @@ class CleaningRun:
         Chunks finish out of order; the checkpoint keeps them by index and the output is written in order.
         """
         self.stats.started = time.perf_counter()
-        for result in clean_chunks(self.model, self.pending, self.settings, parallel=self.plan.parallel):
+        for result in pass_chunks(self.model, self.pending, self.settings, parallel=self.plan.parallel):
             self.checkpoint.record(result)
             self.stats.add(result)
             yield result

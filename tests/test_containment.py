@@ -10,7 +10,7 @@ from edgeclean.results import describe_fallbacks
 from edgeclean.settings import CleanSettings
 from edgeclean.stages import model_pass as clean_module
 from edgeclean.stages.chunk import Chunk
-from edgeclean.stages.model_pass import clean_chunks, rewrite_prompt
+from edgeclean.stages.model_pass import pass_chunks, rewrite_prompt
 
 from .conftest import RecordingModel
 
@@ -41,7 +41,7 @@ class FailingModel(RecordingModel):
 @pytest.mark.parametrize("mode", ["select", "rewrite"])
 def test_a_prompt_that_does_not_fit_costs_only_its_chunk(mode):
     model = FailingModel("will not fit")
-    results = {r.index: r for r in clean_chunks(model, _chunks(), CleanSettings(mode=mode), parallel=2)}
+    results = {r.index: r for r in pass_chunks(model, _chunks(), CleanSettings(mode=mode), parallel=2)}
     assert sorted(results) == [0, 1, 2]
     assert results[1].decision == "fallback" and results[1].text == TEXTS[1]
     assert results[1].fallback_reason == "prompt too long"
@@ -52,7 +52,7 @@ def test_a_prompt_that_does_not_fit_costs_only_its_chunk(mode):
 
 def test_a_decode_error_is_named_as_a_model_error():
     model = FailingModel("will not fit", error="llama_decode failed with status -3 on a batch of 9 tokens")
-    (result,) = [r for r in clean_chunks(model, _chunks(), CleanSettings(mode="rewrite")) if r.index == 1]
+    (result,) = [r for r in pass_chunks(model, _chunks(), CleanSettings(mode="rewrite")) if r.index == 1]
     assert result.fallback_reason.startswith("model error: llama_decode failed")
 
 
@@ -68,7 +68,7 @@ def test_an_answer_that_cannot_be_read_costs_only_its_chunk(monkeypatch):
 
     parse.calls = 0
     monkeypatch.setattr(clean_module, "parse_selection", parse)
-    results = {r.index: r for r in clean_chunks(RecordingModel(), _chunks(), CleanSettings(mode="select"))}
+    results = {r.index: r for r in pass_chunks(RecordingModel(), _chunks(), CleanSettings(mode="select"))}
     assert sorted(results) == [0, 1, 2]
     assert results[1].decision == "fallback" and results[1].text == TEXTS[1]
     assert results[1].fallback_reason == "error: ValueError: unreadable answer"
@@ -77,7 +77,7 @@ def test_an_answer_that_cannot_be_read_costs_only_its_chunk(monkeypatch):
 
 def test_guard_failures_name_the_checks_that_failed():
     model = RecordingModel(answer=lambda text: "A summary.")
-    results = list(clean_chunks(model, _chunks()[:1], CleanSettings(mode="rewrite")))
+    results = list(pass_chunks(model, _chunks()[:1], CleanSettings(mode="rewrite")))
     assert results[0].fallback_reason.startswith("guard: ") and "summarised" in results[0].fallback_reason
 
 

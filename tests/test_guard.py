@@ -5,7 +5,7 @@ import pytest
 from edgeclean.settings import CleanSettings
 from edgeclean.stages.chunk import Chunk
 from edgeclean.stages.guard import check, content_words, measure, words
-from edgeclean.stages.model_pass import clean_chunk
+from edgeclean.stages.model_pass import pass_chunk
 from edgeclean.stages.sentences import drop_sentences, parse_selection, split_sentences
 
 from .conftest import PAPER, RecordingModel
@@ -68,7 +68,7 @@ def _chunk(text: str) -> Chunk:
 
 def test_a_failed_answer_is_retried_then_replaced_by_the_rule_text():
     model = RecordingModel(answer=lambda text: "Here is a short summary: open models are cheaper.")
-    result = clean_chunk(model, _chunk(SOURCE), CleanSettings(mode="rewrite"))
+    result = pass_chunk(model, _chunk(SOURCE), CleanSettings(mode="rewrite"))
     assert len(model.prompts) == 2, "one retry with the stricter prompt"
     assert "Copy the text you are given exactly" in model.prompts[1]
     assert result.decision == "fallback" and result.text == SOURCE
@@ -79,20 +79,20 @@ def test_a_failed_answer_is_retried_then_replaced_by_the_rule_text():
 def test_a_retry_that_passes_is_kept():
     model = RecordingModel(answer=lambda text: text if len(model_prompts) > 1 else "A poem.")
     model_prompts = model.prompts
-    result = clean_chunk(model, _chunk(SOURCE), CleanSettings(mode="rewrite"))
+    result = pass_chunk(model, _chunk(SOURCE), CleanSettings(mode="rewrite"))
     assert result.decision == "retry" and result.text == SOURCE
 
 
 def test_an_injected_instruction_is_cleaned_not_obeyed():
     model = RecordingModel(answer=lambda text: "The sea is wide, the sea is deep, the gulls fly home to sleep.")
-    result = clean_chunk(model, _chunk(INJECTED), CleanSettings(mode="rewrite"))
+    result = pass_chunk(model, _chunk(INJECTED), CleanSettings(mode="rewrite"))
     assert result.decision == "fallback"
     assert result.text == INJECTED, "the text is kept as text"
 
 
 def test_rules_mode_never_calls_a_model():
     model = RecordingModel()
-    result = clean_chunk(model, _chunk(SOURCE), CleanSettings(mode="rules"))
+    result = pass_chunk(model, _chunk(SOURCE), CleanSettings(mode="rules"))
     assert result.decision == "rules" and result.text == SOURCE and not model.prompts
 
 
@@ -105,7 +105,7 @@ def test_select_mode_can_only_drop_sentences():
     )
     source = "Xiaohan Xu1, Ming Li2 1The University of Hong Kong 2University of Maryland\n\n" + prose
     model = RecordingModel(answer=lambda text: "1")
-    result = clean_chunk(model, _chunk(source), CleanSettings(mode="select"))
+    result = pass_chunk(model, _chunk(source), CleanSettings(mode="select"))
     assert result.decision == "model"
     assert result.text == prose
     assert result.completion_tokens == 1
@@ -113,7 +113,7 @@ def test_select_mode_can_only_drop_sentences():
 
 def test_select_mode_never_drops_prose_whatever_the_model_says():
     model = RecordingModel(answer=lambda text: "1, 2, 3")
-    result = clean_chunk(model, _chunk(SOURCE), CleanSettings(mode="select"))
+    result = pass_chunk(model, _chunk(SOURCE), CleanSettings(mode="select"))
     assert result.text == SOURCE
     assert result.attempts[0]["vetoed"] == 3
 
@@ -121,7 +121,7 @@ def test_select_mode_never_drops_prose_whatever_the_model_says():
 def test_select_mode_dropping_too_much_falls_back():
     debris = "\n\n".join(["Llama GPT Vicuna OPT.", "Seed Knowledge steer drive.", "Figure 3 Sec.4 Sec.5."])
     model = RecordingModel(answer=lambda text: "1, 2, 3")
-    result = clean_chunk(model, _chunk(debris + "\n\nShort prose is here."), CleanSettings(mode="select"))
+    result = pass_chunk(model, _chunk(debris + "\n\nShort prose is here."), CleanSettings(mode="select"))
     assert result.decision == "fallback" and "summarised" in result.attempts[0]["reasons"]
 
 

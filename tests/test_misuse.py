@@ -343,20 +343,20 @@ def test_a_backwards_page_range_says_so():
 
 def test_two_thousand_pages_of_one_line_each_keep_every_line():
     from edgeclean.stages.extract import Page
-    from edgeclean.stages.rules import PageCleaner
+    from edgeclean.stages.rules import PageRules
 
     pages = [Page(n, f"Page {n}: this is a short line of text on a label of its own.") for n in range(1, 2001)]
-    cleaner = PageCleaner(pages)
-    assert [cleaner.clean(page.text) for page in pages] == [page.text for page in pages]
+    cleaner = PageRules(pages)
+    assert [cleaner.apply(page.text) for page in pages] == [page.text for page in pages]
 
 
 def test_a_header_beside_other_text_is_still_dropped():
     from edgeclean.stages.extract import Page
-    from edgeclean.stages.rules import PageCleaner
+    from edgeclean.stages.rules import PageRules
 
     pages = [Page(n, f"Journal of Mills, vol. 3\n{PROSE[n % 3]}\n{n}") for n in range(1, 6)]
-    cleaner = PageCleaner(pages)
-    assert [cleaner.clean(page.text) for page in pages] == [PROSE[n % 3] for n in range(1, 6)]
+    cleaner = PageRules(pages)
+    assert [cleaner.apply(page.text) for page in pages] == [PROSE[n % 3] for n in range(1, 6)]
 
 
 def test_model_sha256_is_cached_beside_the_file_and_survives_a_read_only_folder(tmp_path, monkeypatch):

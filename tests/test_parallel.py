@@ -8,7 +8,7 @@ import pytest
 from edgeclean.api import CleaningRun
 from edgeclean.errors import CheckpointMismatch, SettingsError
 from edgeclean.settings import CleanSettings
-from edgeclean.stages.model_pass import SELECT_MAX_NUMBERS, clean_chunks, cleaning_steps, prompt_prefixes
+from edgeclean.stages.model_pass import SELECT_MAX_NUMBERS, cleaning_steps, pass_chunks, prompt_prefixes
 
 from .conftest import PAPER, RecordingModel, run_cli
 
@@ -43,7 +43,7 @@ def _chunks(model, settings=SMALL):
 def test_out_of_order_answers_reach_their_own_chunks():
     model = ShufflingModel(seed=3)
     chunks = _chunks(model)
-    results = list(clean_chunks(model, chunks, SMALL, parallel=4))
+    results = list(pass_chunks(model, chunks, SMALL, parallel=4))
     assert model.most_in_flight == 4 and model.parallel == 4
     assert [r.index for r in results] != sorted(r.index for r in results), "the stand-in should reorder"
     assert sorted(r.index for r in results) == [c.index for c in chunks]
@@ -57,7 +57,7 @@ def test_a_retry_is_asked_next_and_lands_on_its_chunk():
     chunks = _chunks(model)
     bad = {chunks[i].text for i in failing}
     model.answer = lambda text: "A summary of it." if text in bad else text
-    results = {r.index: r for r in clean_chunks(model, chunks, SMALL, parallel=3)}
+    results = {r.index: r for r in pass_chunks(model, chunks, SMALL, parallel=3)}
     assert {i for i, r in results.items() if r.decision == "fallback"} == failing
     assert all(len(results[i].attempts) == 2 for i in failing)
     assert all(r.decision == "model" for i, r in results.items() if i not in failing)
@@ -68,7 +68,7 @@ def test_a_retry_is_asked_next_and_lands_on_its_chunk():
 def test_select_answers_are_short():
     model = RecordingModel()
     chunks = _chunks(model)
-    list(clean_chunks(model, chunks, CleanSettings(chunk_tokens=80), parallel=2))
+    list(pass_chunks(model, chunks, CleanSettings(chunk_tokens=80), parallel=2))
     assert all(m <= 4 * SELECT_MAX_NUMBERS + 4 for m in model.max_tokens)
 
 

@@ -2,7 +2,7 @@
 
 from edgeclean.stages.extract import Page, PdfDocument
 from edgeclean.stages.guard import content_words, recall, words
-from edgeclean.stages.rules import PrecleanOptions, clean_text, preclean_pages, running_lines
+from edgeclean.stages.rules import RuleOptions, apply_rules, apply_rules_to_pages, running_lines
 
 from .conftest import LANGUAGES, PAPER, debris, truth
 
@@ -17,7 +17,7 @@ improvement claim as in [12] and [3, 4]."""
 
 
 def test_hyphenation_is_joined_and_lines_unwrapped_into_paragraphs():
-    text = clean_text(WRAPPED + "\nNote the self-improvement.")
+    text = apply_rules(WRAPPED + "\nNote the self-improvement.")
     assert "individual researchers to smaller organizations" in text
     assert "a self-improvement claim" in text, "a compound written with its hyphen elsewhere keeps it"
     first, second = text.split("\n\n")
@@ -26,15 +26,15 @@ def test_hyphenation_is_joined_and_lines_unwrapped_into_paragraphs():
 
 
 def test_citations_are_dropped_unless_kept():
-    text = clean_text(WRAPPED)
+    text = apply_rules(WRAPPED)
     assert "et al." not in text and "[12]" not in text and "[3, 4]" not in text
     assert "inclusive environment." in text and "claim as in and." in text
-    kept = clean_text(WRAPPED, PrecleanOptions(drop_citations=False))
+    kept = apply_rules(WRAPPED, RuleOptions(drop_citations=False))
     assert "(Wei et al., 2022a,b; Ouyang et al., 2022)" in kept and "[12]" in kept
 
 
 def test_emails_and_arxiv_stamps_go():
-    text = clean_text(
+    text = apply_rules(
         "Xiaohan Xu, Ming Li\n{shawnxxh,chongyangtao}@gmail.com ckcheng@cs.hku.hk\n"
         "Abstract—In the era of large models.\narXiv:2402.13116v4  [cs.CL]  21 Oct 2024"
     )
@@ -54,14 +54,14 @@ def test_page_numbers_and_running_headers_go_but_body_lines_stay():
         for n, t in enumerate(topics, start=1)
     ]
     assert running_lines([p.text for p in pages]) == {"journal of latex class files, vol. #"}
-    cleaned = list(preclean_pages(pages))
+    cleaned = list(apply_rules_to_pages(pages))
     assert all(p.text.startswith("The method works") for p in cleaned)
     assert all("JOURNAL" not in p.text and "42" in p.text for p in cleaned), "only edge lines are page furniture"
 
 
 def test_other_scripts_are_kept_intact():
     text = "東京大学の研究者が新しい手法を提案した。\nΗ μέθοδος λειτουργεί καλά.\nМетод работает хорошо.\nالطريقة تعمل"
-    cleaned = clean_text(text)
+    cleaned = apply_rules(text)
     for line in text.splitlines():
         assert line in cleaned
 
@@ -69,7 +69,7 @@ def test_other_scripts_are_kept_intact():
 def test_the_fixture_papers_layout_debris_goes_and_its_prose_stays():
     """Everything the rules are for, on a generated paper whose ground truth is exact."""
     pages = list(PdfDocument(PAPER).pages())
-    cleaned_pages = list(preclean_pages(pages))
+    cleaned_pages = list(apply_rules_to_pages(pages))
     cleaned = "\n\n".join(p.text for p in cleaned_pages)
     known, expected = debris(PAPER), truth(PAPER)
     for line in (known["header"], known["footer"], known["stamp"], *known["emails"]):
@@ -89,13 +89,13 @@ def test_the_fixture_papers_layout_debris_goes_and_its_prose_stays():
 
 
 def test_cjk_and_arabic_pages_keep_every_character():
-    cleaned = "".join(p.text for p in preclean_pages(PdfDocument(LANGUAGES).pages()))
+    cleaned = "".join(p.text for p in apply_rules_to_pages(PdfDocument(LANGUAGES).pages()))
     assert "".join(cleaned.split()) == "".join(truth(LANGUAGES).split())
 
 
 def test_kd_survey_first_pages(corpus):
     pages = list(PdfDocument(corpus / "kd-survey-2402.13116v4.pdf").pages(range(1, 4)))
-    cleaned = "\n\n".join(p.text for p in preclean_pages(pages))
+    cleaned = "\n\n".join(p.text for p in apply_rules_to_pages(pages))
     assert "gmail.com" not in cleaned and "arXiv:2402.13116v4" not in cleaned
     assert "from individual researchers to smaller organizations" in cleaned
     assert "GPT-3.5" in cleaned
@@ -108,10 +108,10 @@ def test_a_dotted_table_of_contents_is_dropped_with_its_heading():
         + [f"{n}.{k} Topologische Räume . . . . . . . . {n * 10 + k}" for n in range(1, 4) for k in range(1, 4)]
         + ["List of Figures", "3.1 A compact set ........................ 14", "Preface", "This book is about spaces."]
     )
-    assert clean_text(page) == "Preface\n\nThis book is about spaces."
+    assert apply_rules(page) == "Preface\n\nThis book is about spaces."
 
 
 def test_contents_are_kept_on_request_and_prose_with_an_ellipsis_is_never_an_entry():
     page = "Notices . . . . . . . . . . vii\nHe waited . . . and then he spoke again to the room."
-    assert "Notices" in clean_text(page, PrecleanOptions(drop_contents=False))
-    assert clean_text(page).startswith("He waited . . . and then")
+    assert "Notices" in apply_rules(page, RuleOptions(drop_contents=False))
+    assert apply_rules(page).startswith("He waited . . . and then")

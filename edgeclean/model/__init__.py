@@ -1,0 +1,2 @@
+"""The model: the narrow protocol the pipeline uses, model files (registry, pull, GGUF check), hardware, and
+the llama.cpp implementation in llama/."""

@@ -263,22 +263,24 @@ def _verified(path: Path, wanted: str | None, *, source: str, discard: bool = Fa
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ModelFileCheck:
     path: Path
     ok: bool
     detail: str
 
 
-def verify(path: Path) -> Verdict:
+def verify(path: Path) -> ModelFileCheck:
     """Re-hash one model file against its pinned or recorded sha256, and re-check its GGUF header."""
     try:
         check_gguf(path)
     except ModelError as error:
-        return Verdict(path, False, str(error))
+        return ModelFileCheck(path, False, str(error))
     wanted = expected_sha256(path)
     actual = fresh_sha256(path)  # also what later runs' fingerprints reuse while the file is unchanged
     if wanted is None:
-        return Verdict(path, True, f"sha256 {actual[:16]}…, no recorded hash to compare (not pulled by edgeclean)")
+        return ModelFileCheck(
+            path, True, f"sha256 {actual[:16]}…, no recorded hash to compare (not pulled by edgeclean)"
+        )
     if actual != wanted:
-        return Verdict(path, False, f"sha256 mismatch: {actual} on disk, {wanted} expected")
-    return Verdict(path, True, f"sha256 {actual[:16]}… matches")
+        return ModelFileCheck(path, False, f"sha256 mismatch: {actual} on disk, {wanted} expected")
+    return ModelFileCheck(path, True, f"sha256 {actual[:16]}… matches")

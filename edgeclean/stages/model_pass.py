@@ -56,14 +56,14 @@ Steps = Generator[Ask, Completion, ChunkResult]
 Asking = Generator[Ask, Completion, _Answer]  # one answer, asked for and read
 
 
-def clean_chunk(
+def pass_chunk(
     model: Model | None, chunk: Chunk, settings: CleanSettings, limits: GuardLimits | None = None
 ) -> ChunkResult:
     """Clean one chunk: by rules alone, or by guarded model answers falling back to the rules' text."""
-    return next(clean_chunks(model, [chunk], settings, parallel=1, limits=limits))
+    return next(pass_chunks(model, [chunk], settings, parallel=1, limits=limits))
 
 
-def clean_chunks(
+def pass_chunks(
     model: Model | None,
     chunks: Iterable[Chunk],
     settings: CleanSettings,

@@ -14,7 +14,7 @@ from ..model.protocol import Model
 from ..settings import CleanSettings
 from .chunk import Chunk, chunk_pages
 from .extract import Page, PdfDocument, limit_characters
-from .rules import PageCleaner, PrecleanOptions
+from .rules import PageRules, RuleOptions
 from .sentences import numbered_sentences
 
 # Fewer characters than this per page means there is no real text layer, only stray marks or a title.
@@ -41,7 +41,7 @@ def prepare_chunks(
         pages = list(document.pages(page_numbers))
     finally:
         document.close()
-    cleaner = PageCleaner(pages, PrecleanOptions(settings.drop_citations, settings.drop_contents))
+    rules = PageRules(pages, RuleOptions(settings.drop_citations, settings.drop_contents))
     if settings.max_chars is not None:
         pages = list(limit_characters(pages, settings.max_chars))
     # Judged on the text as extracted: what the rules remove (headers, addresses) is still a text layer.
@@ -52,7 +52,7 @@ def prepare_chunks(
             f"{document.path}: only {characters} characters of text on {page_total} pages; it looks scanned "
             "(no text layer), so OCR it first"
         )
-    cleaned = (Page(page.number, cleaner.clean(page.text)) for page in pages)
+    cleaned = (Page(page.number, rules.apply(page.text)) for page in pages)
     chunks = list(chunk_pages(cleaned, token_counter(model, settings.mode), chunk_tokens))
     if not chunks:
         raise InputError(

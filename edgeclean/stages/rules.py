@@ -44,32 +44,32 @@ _CONTENTS_HEADING = re.compile(
 
 
 @dataclass(frozen=True)
-class PrecleanOptions:
+class RuleOptions:
     drop_citations: bool = True
     """Remove author-year citations "(Wei et al., 2022a)" and numeric references "[12]"."""
     drop_contents: bool = True
     """Remove tables of contents (and lists of figures/tables): entries with dot leaders and their heading."""
 
 
-def preclean_pages(pages: Iterable[Page], options: PrecleanOptions = PrecleanOptions()) -> Iterator[Page]:
+def apply_rules_to_pages(pages: Iterable[Page], options: RuleOptions = RuleOptions()) -> Iterator[Page]:
     """Rule-clean every page; running headers are found by first looking at all the pages together."""
     pages = list(pages)
-    cleaner = PageCleaner(pages, options)
+    rules = PageRules(pages, options)
     for page in pages:
-        yield Page(page.number, cleaner.clean(page.text))
+        yield Page(page.number, rules.apply(page.text))
 
 
-class PageCleaner:
+class PageRules:
     """Cleans one page at a time with what the whole document tells: its running lines and its vocabulary."""
 
-    def __init__(self, pages: Sequence[Page], options: PrecleanOptions = PrecleanOptions()):
+    def __init__(self, pages: Sequence[Page], options: RuleOptions = RuleOptions()):
         self.options = options
         self.running = running_lines([page.text for page in pages])
         text = "\n".join(page.text for page in pages)
         self.vocabulary = set(re.findall(r"[^\W\d_]+", text.lower()))
         self.compounds = set(re.findall(r"(?<![\w\-])[^\W\d_]+-[^\W\d_]+(?![\w\-])", text.lower()))
 
-    def clean(self, text: str) -> str:
+    def apply(self, text: str) -> str:
         lines = [line.strip() for line in text.splitlines()]
         lines = self._drop_edges(lines)
         if self.options.drop_contents:
@@ -149,9 +149,9 @@ def drop_contents(lines: list[str]) -> list[str]:
     return [line for i, line in enumerate(lines) if i not in entries and i not in headings]
 
 
-def clean_text(text: str, options: PrecleanOptions = PrecleanOptions()) -> str:
+def apply_rules(text: str, options: RuleOptions = RuleOptions()) -> str:
     """Rule-clean a single text on its own, as one page (no running headers to learn)."""
-    return PageCleaner([Page(1, text)], options).clean(text)
+    return PageRules([Page(1, text)], options).apply(text)
 
 
 def running_lines(page_texts: Sequence[str]) -> set[str]:
