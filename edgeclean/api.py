@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import EdgecleanError, ModelError, SettingsError
+from .hashing import text_sha256
 from .jobs import JobOutcome, Outcome, Watcher
 from .model.llama.adapter import LlamaCppModel, gpu_offload_supported
 from .model.protocol import Model
@@ -23,7 +24,7 @@ from .results import ChunkResult, RunStats
 from .settings import CleanSettings
 from .stages.chunk import Chunk
 from .stages.extract import PdfDocument, PdfInfo
-from .stages.model_pass import pass_chunks, text_sha256
+from .stages.model_pass import pass_chunks
 from .stages.prepare import open_pdf, prepare_chunks
 from .store.output import check_writable
 from .store.report import write_report

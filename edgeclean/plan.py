@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SettingsError
+from .hashing import file_sha256, text_sha256
 from .model.hardware import default_parallel, resolve_threads
 from .model.protocol import Model
-from .model.registry import file_sha256, model_sha256
+from .model.registry import model_sha256
 from .settings import CleanSettings
 from .stages.extract import format_page_ranges, parse_page_ranges
-from .stages.model_pass import prompt_overhead, text_sha256
+from .stages.model_pass import prompt_overhead
 from .stages.prompt import ALL_PROMPTS, PINNED_DATE
 from .version import __version__
 

@@ -21,7 +21,8 @@ MAX_FUNCTION_LINES = 60
 FORBIDDEN = {
     "edgeclean.stages": ("edgeclean.store", "edgeclean.cli", "edgeclean.model.llama", "edgeclean.api",
                          "edgeclean.plan", "edgeclean.jobs", "llama_cpp"),
-    "edgeclean.store": ("edgeclean.stages", "edgeclean.cli", "edgeclean.api", "edgeclean.plan", "llama_cpp"),
+    "edgeclean.store": ("edgeclean.stages", "edgeclean.model", "edgeclean.cli", "edgeclean.api", "edgeclean.plan",
+                        "llama_cpp"),
     "edgeclean.model": ("edgeclean.stages", "edgeclean.store", "edgeclean.cli", "edgeclean.api", "edgeclean.plan"),
     "edgeclean.cli": ("edgeclean.stages", "edgeclean.model.llama", "llama_cpp"),
     "edgeclean.results": ("edgeclean.stages", "edgeclean.store", "edgeclean.model", "edgeclean.cli"),

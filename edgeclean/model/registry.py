@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError, ModelNotFound
+from ..hashing import file_sha256
 
 SIDECAR_SUFFIX = ".sha256"
 # The sha256 of a model file as last computed, with the size and mtime it had then: a run's fingerprint needs the
@@ -124,14 +125,6 @@ def how_to_get(model: KnownModel, directory: Path) -> str:
         f"On a connected machine run `{model.pull_command}`, then copy its models/ folder to {directory}/ here "
         "(or set EDGECLEAN_MODELS_DIR to it)."
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_sha256(path: Path) -> str:

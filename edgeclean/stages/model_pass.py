@@ -6,13 +6,13 @@ keeps its rule-cleaned text. The decision and each answer's scores go into the c
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
+from ..hashing import text_sha256
 from ..model.protocol import Ask, Completion, Model
 from ..results import ChunkResult
 from ..settings import CleanSettings
@@ -242,7 +242,3 @@ def prompt_overhead(model: Model) -> int:
 def _template_tokens(model: Model, system_prompt: str) -> int:
     """Tokens of a prompt with this system prompt and no text from the PDF."""
     return model.count_tokens(_render(model, "", system_prompt))
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import CheckpointMismatch, OutputError
+from ..hashing import file_sha256
 from ..paths import lock_path
 from ..results import ChunkResult, RunSummary
 from .output import write_atomically
@@ -154,11 +155,7 @@ class Checkpoint:
         """The output file exists and is exactly what was last written from this checkpoint."""
         if self.output_sha256 is None or not output.is_file():
             return False
-        digest = hashlib.sha256()
-        with output.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest() == self.output_sha256
+        return file_sha256(output) == self.output_sha256
 
     def _append(self, record: dict) -> None:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import OutputError
-from ..model.registry import file_sha256
+from ..hashing import file_sha256
 from ..paths import STDOUT, RunPaths
 from .checkpoint import Checkpoint
 from .output import check_writable, join_chunks, remove_stale_temporaries, write_atomically
