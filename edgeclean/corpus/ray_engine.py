@@ -79,7 +79,8 @@ def run_ray(
         low, high = pool_size(workers, threads_per_worker, ray.cluster_resources().get("CPU", 1))
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
-        items = [{"id": d.id, "pdf": str(d.pdf), "output": str(d.output)} for d in documents]
+        # Absolute paths: an actor runs in a folder of Ray's, and on other nodes (where they name shared storage).
+        items = [{"id": d.id, "pdf": str(d.pdf.absolute()), "output": str(d.output.absolute())} for d in documents]
         dataset = ray.data.from_items(items, override_num_blocks=len(items))
         rows = dataset.map_batches(
             _RayCleaner,
