@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..api import clean_pdfs, load_model
-from ..errors import EdgecleanError, ModelError
+from ..errors import CheckpointBusy, EdgecleanError, ModelError
 from ..jobs import Outcome
 from ..model.gguf_file import check_gguf
 from ..model.protocol import Model
@@ -25,6 +25,8 @@ from ..model.registry import expected_sha256, model_sha256, resolve_model
 from ..paths import RunPaths
 from ..settings import CleanSettings
 from .manifest import DONE, FAILED, SKIPPED, Row
+
+BUSY_WAIT_SECONDS = 120.0
 
 
 class DocumentCleaner:
@@ -64,8 +66,7 @@ class DocumentCleaner:
         started = time.perf_counter()
         try:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
-            job = RunPaths.of(pdf, output)
-            (outcome,) = clean_pdfs([job], model=self.model, settings=self.settings, password=self.password)
+            outcome = self._clean_when_free(RunPaths.of(pdf, output))
         except EdgecleanError as error:
             return self._failed(doc_id, str(error), started)
         except Exception as error:  # a bug must cost this document, not the corpus
@@ -81,6 +82,19 @@ class DocumentCleaner:
             answer_tokens=run.stats.completion_tokens,
             worker=self.worker,
         )
+
+    def _clean_when_free(self, job: RunPaths):
+        """A document retried after its worker died may find that worker's lock still held for a moment (a dying
+        process, or a driver's actors not yet reaped): wait for it, up to ``BUSY_WAIT_SECONDS``."""
+        deadline = time.monotonic() + BUSY_WAIT_SECONDS
+        while True:
+            try:
+                (outcome,) = clean_pdfs([job], model=self.model, settings=self.settings, password=self.password)
+                return outcome
+            except CheckpointBusy:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _failed(self, doc_id: str, error: str, started: float) -> Row:
         return Row(doc_id, FAILED, seconds=round(time.perf_counter() - started, 3), error=error, worker=self.worker)
