@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from edgeclean.corpus import list_documents
+from edgeclean.corpus import list_documents, run_corpus
 from edgeclean.errors import InputError, SettingsError
 
 from .conftest import NOTES, PAPER, run_cli
@@ -82,6 +82,16 @@ def test_engine_ray_without_ray_says_which_extra_in_one_line(tmp_path):
         "error: --engine ray needs Ray, which is not installed: pip install 'edgeclean[ray]'"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_or_missing_model_fails_every_row_with_the_fix(tmp_path):
+    (tmp_path / "bad.gguf").write_bytes(b"not a model" * 100)
+    rows = run_corpus([NOTES, PAPER], tmp_path / "out", model=str(tmp_path / "bad.gguf"))
+    assert [row.status for row in rows] == ["failed", "failed"]
+    assert all("is not a GGUF model file" in row.error for row in rows)
+    (missing,) = run_corpus([NOTES], tmp_path / "out2", model="smollm2-135m-instruct")
+    assert missing.status == "failed" and "edgeclean models pull smollm2-135m-instruct" in missing.error
+    assert not list((tmp_path / "out").glob("*.clean.txt"))
 
 
 @pytest.mark.model

@@ -82,7 +82,7 @@ def corpus(
         )
     summary = summarise(rows)
     counts = ", ".join(f"{summary.counts[name]} {name}" for name in ("done", "skipped", "failed"))
-    console.print(f"corpus: {counts}; {summary.tokens_per_second:.1f} answer tokens/s", markup=False)
+    console.print(f"corpus: {counts}; {summary.tokens_per_second:.1f} answer tokens/s per worker", markup=False)
     if summary.counts[FAILED]:
         raise typer.Exit(1)
 

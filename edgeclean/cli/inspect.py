@@ -83,8 +83,7 @@ def corpus_status(outdir: Path) -> None:
     for name in ("done", "skipped", "failed"):
         typer.echo(f"{name:<12}{summary.counts[name]}")
     typer.echo(f"{'left':<12}{max(summary.left, 0)}")
-    typer.echo(
-        f"{'tokens/s':<12}{summary.tokens_per_second:.1f} answer tokens/s over {summary.seconds:.0f} s of cleaning"
-    )
+    speed = f"{summary.tokens_per_second:.1f} answer tokens/s per worker"
+    typer.echo(f"{'tokens/s':<12}{speed} ({summary.answer_tokens} tokens in {summary.seconds:.0f} s of cleaning)")
     for row in summary.failures:
         typer.echo(f"failed      {row.id}: {row.error}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from .manifest import SKIPPED, ManifestWriter, Row, manifest_path
 from .worker import output_sha256
 
 ENGINES = ("local", "ray")
+log = logging.getLogger("edgeclean")
 
 
 def run_corpus(
@@ -41,6 +43,8 @@ def run_corpus(
         from .ray_engine import import_ray
 
         import_ray()  # fail in one line before anything is written
+    if engine == "local" and workers != (1, 1):
+        log.warning("--workers applies to --engine ray; the local engine cleans one document at a time")
     documents = list_documents(inputs, outdir)
     if threads_per_worker:
         settings = dataclasses.replace(settings, threads=threads_per_worker)

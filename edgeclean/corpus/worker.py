@@ -59,6 +59,8 @@ class DocumentCleaner:
                 self.model = load_model(str(path), settings)
         except EdgecleanError as error:
             self.error = str(error)  # every row this worker gets fails with it, naming the fix
+        except Exception as error:  # not left to Ray, which would restart the actor again and again
+            self.error = f"cannot load the model: unexpected {type(error).__name__}: {str(error)[:300]}"
 
     def clean(self, doc_id: str, pdf: str | Path, output: str | Path) -> Row:
         if self.error:
