@@ -9,7 +9,8 @@ chunk and echoes it (rewrite mode), which shows the engine's own overhead apart 
 efficiency(k) = throughput(k) / (k × throughput(1)). Engine overhead at 1 worker (real model) is the share of
 wall time no worker spent inside ``clean``, and the same wall time against the local engine. For redone work, a
 driver with the fake cleaner is killed with SIGKILL part-way, the same command run again, and every chunk the fake
-model started is counted: redone = chunks started − distinct chunks (target: at most the chunks in flight).
+model started is counted: redone = chunks started − chunks in the checkpoints (target: at most the chunks in
+flight, one per worker).
 """
 
 from __future__ import annotations
@@ -162,9 +163,10 @@ def kill_and_rerun(corpus: Path, out: Path, address: str, workers: int, sleep: f
     done_before = len(list(out.glob("*.clean.txt")))
     time.sleep(3)  # the killed driver's actors are reaped by Ray; a document they still lock waits (BUSY_WAIT)
     subprocess.run([*child, str(log)], cwd=ROOT, check=True)
-    starts = log.read_text().split()
-    chunks = len(set(starts))
-    return {"documents_before": done_before, "chunks": chunks, "started": len(starts), "redone": len(starts) - chunks}
+    starts = len(log.read_text().split())
+    records = [line for ckpt in out.glob("*.ckpt") for line in ckpt.read_text().splitlines()]
+    chunks = sum(line.startswith('{"index":') for line in records)  # beside them: a header and an output record
+    return {"documents_before": done_before, "chunks": chunks, "started": starts, "redone": starts - chunks}
 
 
 def child_main(argv: list[str]) -> None:
@@ -208,6 +210,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
+    parser.add_argument("--kill-only", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import ray
@@ -219,12 +222,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-corpus-") as scratch:
             work = Path(scratch)
             fake = make_corpus(work / "fake", args.docs)
-            for k in ks:
+            for k in [] if args.kill_only else ks:
                 arms.append(run_arm(fake, work / f"out-fake-{k}", "fake", k, args.sleep))
                 print(table(arms), file=sys.stderr)
-            if 4 in ks:  # 4 actors on 4 CPUs: the engine keeps one CPU free and runs 3; this arm lifts that cap
+            if (
+                4 in ks and not args.kill_only
+            ):  # 4 actors on 4 CPUs: the engine keeps one CPU free and runs 3; this arm lifts that cap
                 arms.append(run_uncapped(fake, work / "out-fake-4-nospare", args.sleep))
-            if not args.skip_real:
+            if not args.skip_real and not args.kill_only:
                 real = make_corpus(work / "real", args.real_docs)
                 local, ray1 = overhead_at_one_worker(real, work, rounds=2)
                 arms.append(ray1)
