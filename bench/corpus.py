@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
     parser.add_argument("--kill-only", action="store_true")
+    parser.add_argument("--skip-fake", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the 1-worker real-model arms")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import ray
@@ -222,7 +224,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-corpus-") as scratch:
             work = Path(scratch)
             fake = make_corpus(work / "fake", args.docs)
-            for k in [] if args.kill_only else ks:
+            for k in [] if args.kill_only or args.skip_fake else ks:
                 arms.append(run_arm(fake, work / f"out-fake-{k}", "fake", k, args.sleep))
                 print(table(arms), file=sys.stderr)
             if (
@@ -231,7 +233,7 @@ def main() -> None:
                 arms.append(run_uncapped(fake, work / "out-fake-4-nospare", args.sleep))
             if not args.skip_real and not args.kill_only:
                 real = make_corpus(work / "real", args.real_docs)
-                local, ray1 = overhead_at_one_worker(real, work, rounds=2)
+                local, ray1 = overhead_at_one_worker(real, work, rounds=args.rounds)
                 arms.append(ray1)
                 for k in ks[1:]:
                     arms.append(run_arm(real, work / f"out-real-{k}", "real", k, 0))
