@@ -85,8 +85,8 @@ def run_ray(
     if started_here:
         local_cpus = max(os.cpu_count() or 1, workers[1] * threads_per_worker + 1)
         options = {"address": address} if address else {"num_cpus": local_cpus}
-        ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+        ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its INFO lines and progress-bar notes
     try:
         low, high = pool_size(workers, threads_per_worker, ray.cluster_resources().get("CPU", 1))
         context = ray.data.DataContext.get_current()
