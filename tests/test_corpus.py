@@ -118,3 +118,23 @@ def test_local_driver_killed_mid_document_resumes_byte_identical(tiny_model_path
     assert [row["status"] for row in paper] == ["done"] and paper[0]["chunks_resumed"] >= 1
     assert (tmp_path / "out" / "paper.clean.txt").read_bytes() == reference(PAPER, tmp_path / "ref.txt", *args)
     assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_worker_pools_keep_one_cpu_free_and_parse():
+    from edgeclean.cli.corpus import parse_workers
+    from edgeclean.corpus.ray_engine import pool_size
+
+    assert pool_size((4, 4), 1, 4) == (3, 3)
+    assert pool_size((1, 8), 2, 16) == (1, 7)
+    assert pool_size((2, 2), 4, 4) == (1, 1)  # never below one actor
+    assert parse_workers("3") == (3, 3) and parse_workers("2:8") == (2, 8)
+    for bad in ("0", "4:2", "x"):
+        with pytest.raises(SettingsError):
+            parse_workers(bad)
+
+
+def test_corpus_help_has_the_cleaning_options():
+    result = run_cli("corpus", "--help", env={"COLUMNS": "200"})
+    assert result.returncode == 0
+    for option in ("--engine", "--workers", "--threads-per-worker", "--gpus-per-worker", "--mode", "--pages"):
+        assert option in result.stdout, option
