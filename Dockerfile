@@ -64,8 +64,10 @@ COPY image/constraints.txt image/
 COPY .ci/ .ci/
 COPY edgeclean/ edgeclean/
 # The wheel cache (keyed by llama-cpp-python version, flags and Python) survives rebuilds, not the image.
+# EXTRAS=ray adds Ray for `edgeclean corpus --engine ray` (README: "Many machines"); not pinned by constraints.txt.
+ARG EXTRAS=""
 RUN --mount=type=cache,target=/tmp/edgeclean-cache --mount=type=bind,source=image/wheels,target=/src/image/wheels \
-    CMAKE_ARGS="${CPU_FLAGS:+$CPU_FLAGS }${CMAKE_ARGS}" bash .ci/setup --portable --no-dev
+    CMAKE_ARGS="${CPU_FLAGS:+$CPU_FLAGS }${CMAKE_ARGS}" EDGECLEAN_EXTRAS="$EXTRAS" bash .ci/setup --portable --no-dev
 # A model is fetched now, on the connected build machine, never by a running container.
 ARG MODEL=""
 RUN mkdir -p /models \
@@ -130,8 +132,10 @@ COPY image/constraints.txt image/
 COPY .ci/ .ci/
 COPY edgeclean/ edgeclean/
 # The wheel cache (keyed by llama-cpp-python version, flags and Python) survives rebuilds, not the image.
+# EXTRAS=ray adds Ray for `edgeclean corpus --engine ray` (README: "Many machines"); not pinned by constraints.txt.
+ARG EXTRAS=""
 RUN --mount=type=cache,target=/tmp/edgeclean-cache --mount=type=bind,source=image/wheels,target=/src/image/wheels \
-    CMAKE_ARGS="${CPU_FLAGS:+$CPU_FLAGS }${CMAKE_ARGS}" bash .ci/setup --portable --no-dev
+    CMAKE_ARGS="${CPU_FLAGS:+$CPU_FLAGS }${CMAKE_ARGS}" EDGECLEAN_EXTRAS="$EXTRAS" bash .ci/setup --portable --no-dev
 # A model is fetched now, on the connected build machine, never by a running container.
 ARG MODEL=""
 RUN mkdir -p /models \

@@ -36,6 +36,10 @@ class OutputError(EdgecleanError):
     """The output or its checkpoint cannot be written, or would overwrite finished work."""
 
 
+class CheckpointBusy(OutputError):
+    """Another run holds this output's checkpoint lock (in corpus mode: often a worker still being killed)."""
+
+
 class CheckpointMismatch(OutputError):
     """A checkpoint exists for different inputs or settings; resuming from it would mix two runs."""
 

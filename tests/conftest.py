@@ -53,6 +53,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "corpus" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.corpus)
+        if "ray_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +63,18 @@ def corpus() -> Path:
     if not KD_SURVEY.is_file():
         pytest.skip(f"real-PDF corpus test: no corpus at {CORPUS} (set EDGECLEAN_CORPUS to run it)")
     return CORPUS
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster of 4 logical CPUs for a test module; its address for `--address`. Skipped without Ray."""
+    try:
+        import ray
+    except ImportError:
+        pytest.skip("Ray test: Ray is not installed (pip install 'edgeclean[ray]')")
+    context = ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield context.address_info["gcs_address"]
+    ray.shutdown()
 
 
 def truth(pdf: Path) -> str:

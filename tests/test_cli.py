@@ -212,13 +212,14 @@ def test_help_shows_examples():
 
 
 def test_readme_commands_are_the_ones_ci_runs():
-    """CI runs the corpus tests in the checkout, then both README commands, exactly, in a fresh clone."""
+    """CI runs the corpus and Ray tests in the checkout (with the ray extra), then both README commands, exactly,
+    in a fresh clone."""
     readme = (ROOT / "README.md").read_text()
     checkout, fresh_clone = (ROOT / ".ci" / "run").read_text().split("git clone", 1)
 
     def command(section: str) -> str:
         return re.search(r"```(?:sh|bash)\n(.+?)\n```", readme.split(section, 1)[1], re.S).group(1).strip()
 
-    assert f"{command('## Run the tests')} -m corpus" in checkout
+    assert f'EDGECLEAN_EXTRAS=ray {command("## Run the tests")} -m "corpus or ray"' in checkout
     quick, tests = (f"\n{command(section)}\n" for section in ("## Quick start", "## Run the tests"))
     assert quick in fresh_clone and tests in fresh_clone.split(quick, 1)[1]

@@ -8,6 +8,8 @@ import typer
 
 from ..version import __version__
 from .clean import EXAMPLES, clean
+from .corpus import EXAMPLES as CORPUS_EXAMPLES
+from .corpus import corpus
 from .doctor import doctor
 from .inspect import info, report, status
 from .models import models_app
@@ -36,6 +38,7 @@ def main_options(
 
 
 app.command(epilog=EXAMPLES)(clean)
+app.command(epilog=CORPUS_EXAMPLES)(corpus)
 app.command()(info)
 app.command("report")(report)
 app.command()(status)

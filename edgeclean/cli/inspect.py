@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..api import pdf_info
+from ..corpus.manifest import MANIFEST_NAME, read_manifest, summarise
 from ..paths import default_report
 from ..store.report import write_report
 from ..store.status import checkpoint_for, describe_checkpoint
@@ -61,11 +62,28 @@ def report(
 
 
 def status(output: RunArgument) -> None:
-    """Show how far a run has got: chunks done, model, settings, start and last update.
+    """Show how far a run has got: chunks done, model, settings, start and last update; or a corpus run's
+    documents done, failed (with reasons) and left, given its output folder.
 
-    Example: edgeclean status paper.clean.txt
+    Example: edgeclean status paper.clean.txt    edgeclean status out/
     """
     configure_logging(0)
+    if (output / MANIFEST_NAME).is_file():
+        corpus_status(output)
+        return
     with user_errors():
         for label, value in describe_checkpoint(output):
             typer.echo(f"{label:<12}{value}")
+
+
+def corpus_status(outdir: Path) -> None:
+    rows, documents = read_manifest(outdir)
+    summary = summarise(rows, documents)
+    typer.echo(f"{'documents':<12}{summary.documents}")
+    for name in ("done", "skipped", "failed"):
+        typer.echo(f"{name:<12}{summary.counts[name]}")
+    typer.echo(f"{'left':<12}{max(summary.left, 0)}")
+    speed = f"{summary.tokens_per_second:.1f} answer tokens/s per worker"
+    typer.echo(f"{'tokens/s':<12}{speed} ({summary.answer_tokens} tokens in {summary.seconds:.0f} s of cleaning)")
+    for row in summary.failures:
+        typer.echo(f"failed      {row.id}: {row.error}")

@@ -20,7 +20,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import CheckpointMismatch, OutputError
+from ..errors import CheckpointBusy, CheckpointMismatch, OutputError
 from ..hashing import file_sha256
 from ..paths import lock_path
 from ..results import ChunkResult, RunSummary
@@ -268,7 +268,8 @@ def _acquire_lock(checkpoint: Path) -> _Lock | None:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(descriptor)
-            raise OutputError(f"another edgeclean run is writing {checkpoint}; wait for it or stop it first") from None
+            busy = f"another edgeclean run is writing {checkpoint}; wait for it or stop it first"
+            raise CheckpointBusy(busy) from None
         try:
             same = os.stat(path).st_ino == os.fstat(descriptor).st_ino
         except FileNotFoundError:
