@@ -59,10 +59,6 @@ class RunPlan:
     def mode(self) -> str:
         return self.settings.mode
 
-    @property
-    def pages_wanted(self) -> int:
-        return len(self.page_numbers) if self.page_numbers else self.page_count
-
     def fingerprint(self, pdf: Path, model: Model | None, *, to_stdout: bool) -> dict:
         """What a checkpoint is bound to: the inputs and every choice that changes the cleaned text.
 

@@ -68,10 +68,10 @@ def status(output: RunArgument) -> None:
     Example: edgeclean status paper.clean.txt    edgeclean status out/
     """
     configure_logging(0)
-    if (output / MANIFEST_NAME).is_file():
-        corpus_status(output)
-        return
     with user_errors():
+        if (output / MANIFEST_NAME).is_file():
+            corpus_status(output)
+            return
         for label, value in describe_checkpoint(output):
             typer.echo(f"{label:<12}{value}")
 

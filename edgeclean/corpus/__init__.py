@@ -6,7 +6,7 @@ status row appended to ``OUTDIR/_manifest.jsonl``; a bad PDF is a ``failed`` row
 """
 
 from .listing import Document, list_documents
-from .manifest import MANIFEST_NAME, Row, read_rows, summarise
+from .manifest import MANIFEST_NAME, Row, read_manifest, summarise
 from .run import run_corpus
 
-__all__ = ["MANIFEST_NAME", "Document", "Row", "list_documents", "read_rows", "run_corpus", "summarise"]
+__all__ = ["MANIFEST_NAME", "Document", "Row", "list_documents", "read_manifest", "run_corpus", "summarise"]

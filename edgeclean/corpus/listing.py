@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, SettingsError
-from ..paths import OUTPUT_SUFFIX, RunPaths
+from ..paths import OUTPUT_SUFFIX
 
 LIST_SUFFIXES = (".txt", ".lst")  # a file of paths, one a line
 
@@ -22,10 +22,6 @@ class Document:
     id: str
     pdf: Path
     output: Path
-
-    @property
-    def paths(self) -> RunPaths:
-        return RunPaths.of(self.pdf, self.output)
 
     @property
     def done(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -50,7 +51,14 @@ class ManifestWriter:
         self._handle = manifest_path(outdir).open("a", encoding="utf-8")
 
     def add(self, row: Row) -> None:
-        self._handle.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
+        self._append(row.to_dict())
+
+    def add_run(self, engine: str, documents: int) -> None:
+        """A run line: how many documents the corpus has, so status can say how many are left."""
+        self._append({"run": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "engine": engine, "documents": documents})
+
+    def _append(self, record: dict) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
@@ -58,13 +66,9 @@ class ManifestWriter:
         self._handle.close()
 
 
-def read_rows(outdir: Path) -> list[Row]:
-    """Every row, in order; a torn last line (the driver killed mid-write) is ignored."""
-    return read_manifest(outdir)[0]
-
-
 def read_manifest(outdir: Path) -> tuple[list[Row], int | None]:
-    """The rows, and the number of documents the latest run listed (None if no run line survived)."""
+    """The rows, in order, and the number of documents the latest run listed (None if no run line survived);
+    a torn last line (the driver killed mid-write) is ignored."""
     rows, documents = [], None
     for line in manifest_path(outdir).read_text(encoding="utf-8").splitlines():
         try:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import SettingsError
+from ..hashing import file_sha256
 from ..model.protocol import Model
 from ..settings import CleanSettings
 from ..store.output import remove_stale_temporaries
 from .listing import list_documents
-from .manifest import SKIPPED, ManifestWriter, Row, manifest_path
-from .worker import output_sha256
+from .manifest import SKIPPED, ManifestWriter, Row
 
 ENGINES = ("local", "ray")
 log = logging.getLogger("edgeclean")
@@ -51,12 +49,12 @@ def run_corpus(
     for folder in {document.output.parent for document in documents} & _existing(outdir):
         remove_stale_temporaries(folder)  # scratch files of a run killed while publishing
     writer = ManifestWriter(outdir)
-    _record_run(outdir, engine, len(documents))
+    writer.add_run(engine, len(documents))
     rows = []
     try:
         for document in documents:
             if document.done:
-                rows.append(Row(document.id, SKIPPED, sha256=output_sha256(document.output), error="already complete"))
+                rows.append(Row(document.id, SKIPPED, sha256=file_sha256(document.output), error="already complete"))
                 writer.add(rows[-1])
                 on_row(rows[-1])
         todo = [document for document in documents if not document.done]
@@ -91,10 +89,3 @@ def run_corpus(
 
 def _existing(outdir: Path) -> set[Path]:
     return {path for path in [outdir, *outdir.rglob("*")] if path.is_dir()} if outdir.is_dir() else set()
-
-
-def _record_run(outdir: Path, engine: str, documents: int) -> None:
-    """A run line in the manifest: how many documents the corpus has, so status can say how many are left."""
-    record = {"run": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "engine": engine, "documents": documents}
-    with manifest_path(outdir).open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")

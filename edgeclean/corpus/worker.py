@@ -79,7 +79,7 @@ class DocumentCleaner:
             SKIPPED if outcome.outcome is Outcome.SKIPPED else DONE,
             chunks=len(run.chunks),
             chunks_resumed=run.done_at_start,
-            sha256=output_sha256(Path(output)),
+            sha256=run.checkpoint.output_sha256 or "",  # recorded when written, or checked when skipped
             seconds=round(time.perf_counter() - started, 3),
             answer_tokens=run.stats.completion_tokens,
             worker=self.worker,
@@ -119,7 +119,3 @@ def verify_model(path: Path) -> None:
         actual = model_sha256(path)
     if actual != expected:
         raise ModelError(f"{path} has sha256 {actual[:12]}…, expected {expected[:12]}…; pull it again")
-
-
-def output_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""

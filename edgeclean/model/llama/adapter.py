@@ -43,7 +43,6 @@ class LlamaCppModel:
             raise ModelError(f"llama.cpp could not load {self.path} ({error})") from None
         self.name = self.path.name
         self.n_ctx = n_ctx
-        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._llama.model)
         self.threads = threads
         self.device = device_name(llama_cpp, n_gpu_layers)
         self.chat_template = self._llama.metadata.get("tokenizer.chat_template")
