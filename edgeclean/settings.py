@@ -15,6 +15,8 @@ from .model.hardware import PARALLEL_CPU, PARALLEL_CPU_SELECT, PARALLEL_GPU
 from .model.protocol import CONTEXT_SLACK
 
 MODES = ("select", "rewrite", "rules")
+KEEPABLE = ("references", "figures", "math", "urls")  # dropped by default, kept with --keep
+DROPPABLE = ("appendix", "acknowledgements")  # kept by default, dropped with --drop
 MAX_PARALLEL = 64
 
 
@@ -115,11 +117,30 @@ class CleanSettings:
     )
     """Remove tables of contents and lists of figures/tables (dot-leader entries) before cleaning."""
 
+    keep: str = setting(
+        "",
+        Flag(f"Keep what a podcast drops by default, a comma list of: {', '.join(KEEPABLE)}.", show_default=False),
+    )
+    """Parts dropped by default that this run keeps (references, figures, math, urls), comma-separated."""
+    drop: str = setting(
+        "", Flag(f"Also drop, a comma list of: {', '.join(DROPPABLE)}.", show_default=False)
+    )
+    """Sections kept by default that this run drops (appendix, acknowledgements), comma-separated."""
+
     def __post_init__(self) -> None:
+        # One spelling per choice ("urls,references" is "references,urls"), so the fingerprint sees the same run.
+        object.__setattr__(self, "keep", _parts("--keep", self.keep, KEEPABLE))
+        object.__setattr__(self, "drop", _parts("--drop", self.drop, DROPPABLE))
         if self.mode not in MODES:
             raise SettingsError(f"--mode {self.mode!r}: use one of {', '.join(MODES)}")
         if self.parallel is not None and not 1 <= self.parallel <= MAX_PARALLEL:
             raise SettingsError(f"--parallel {self.parallel}: use 1 to {MAX_PARALLEL}")
+
+    def kept(self) -> set[str]:
+        return set(filter(None, self.keep.split(",")))
+
+    def dropped(self) -> set[str]:
+        return set(filter(None, self.drop.split(",")))
 
     @property
     def needs_model(self) -> bool:
@@ -142,3 +163,11 @@ class CleanSettings:
         for speed_only in ("threads", "n_gpu_layers", "require_gpu", "parallel"):
             fields.pop(speed_only)
         return fields
+
+
+def _parts(flag: str, value: str | None, allowed: tuple[str, ...]) -> str:
+    parts = {part.strip().lower() for part in (value or "").split(",") if part.strip()}
+    unknown = sorted(parts - set(allowed))
+    if unknown:
+        raise SettingsError(f"{flag} {', '.join(unknown)}: use a comma list of {', '.join(allowed)}")
+    return ",".join(sorted(parts))

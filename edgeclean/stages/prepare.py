@@ -14,6 +14,7 @@ from ..model.protocol import Model
 from ..settings import CleanSettings
 from .chunk import Chunk, chunk_pages
 from .extract import Page, PdfDocument, limit_characters
+from .repair import Removed
 from .rules import PageRules, RuleOptions
 from .sentences import numbered_sentences
 
@@ -27,6 +28,8 @@ class PreparedText:
     chunks: list[Chunk]
     lost_pages: list[int]
     """Pages that could not be read (a parser error or time limit) and are left out."""
+    removed: Removed
+    """What each rule removed (references, citations, urls, ...), in items and characters."""
 
 
 def prepare_chunks(
@@ -41,7 +44,7 @@ def prepare_chunks(
         pages = list(document.pages(page_numbers))
     finally:
         document.close()
-    rules = PageRules(pages, RuleOptions(settings.drop_citations, settings.drop_contents))
+    rules = PageRules(pages, rule_options(settings))
     if settings.max_chars is not None:
         pages = list(limit_characters(pages, settings.max_chars))
     # Judged on the text as extracted: what the rules remove (headers, addresses) is still a text layer.
@@ -52,14 +55,26 @@ def prepare_chunks(
             f"{document.path}: only {characters} characters of text on {page_total} pages; it looks scanned "
             "(no text layer), so OCR it first"
         )
-    cleaned = (Page(page.number, rules.apply(page.text)) for page in pages)
+    cleaned = (Page(page.number, rules.apply(page.text, page.number)) for page in pages)
     chunks = list(chunk_pages(cleaned, token_counter(model, settings.mode), chunk_tokens))
     if not chunks:
         raise InputError(
             f"{document.path}: the rules removed all {characters} characters of its text (page numbers, running "
             "headers, e-mail addresses, citations); nothing is left to clean"
         )
-    return PreparedText(chunks, list(document.lost_pages))
+    return PreparedText(chunks, list(document.lost_pages), rules.removed)
+
+
+def rule_options(settings: CleanSettings) -> RuleOptions:
+    keep, drop = settings.kept(), settings.dropped()
+    return RuleOptions(
+        drop_citations=settings.drop_citations,
+        drop_contents=settings.drop_contents,
+        drop_references="references" not in keep,
+        drop_urls="urls" not in keep,
+        drop_appendix="appendix" in drop,
+        drop_acknowledgements="acknowledgements" in drop,
+    )
 
 
 def token_counter(model: Model | None, mode: str):

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .extract import Page
+from .repair import Removed, drop_citations, drop_urls, repair_glyphs
+from .sections import find_sections, section_lines
 
 EDGE_LINES = 2  # how many lines at the top and bottom of a page may be a header, footer or page number
 RUNNING_SHARE = 0.3  # an edge line on at least this share of pages (and at least 3) is a running header
@@ -29,6 +31,7 @@ _ITEM = rf"{_NAME}(?:\s+(?:and|&)\s+{_NAME}|\s+et\s+al\.?)?,?\s+\d{{4}}[a-z]?(?:
 _AUTHOR_YEAR = re.compile(rf"\s*\((?:(?:e\.g\.|i\.e\.|see|cf\.),?\s+)?{_ITEM}(?:\s*[;,]\s*{_ITEM})*\s*\)")
 _NUMERIC_REF = re.compile(r"\s*\[\d{1,3}(?:\s*[,–\-]\s*\d{1,3})*\]")
 _SPACES = re.compile(r"[ \t]{2,}")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 # A table-of-contents entry: a title, a dot leader (". . . ." or "....." or "…"), then a page number, arabic or
@@ -49,6 +52,19 @@ class RuleOptions:
     """Remove author-year citations "(Wei et al., 2022a)" and numeric references "[12]"."""
     drop_contents: bool = True
     """Remove tables of contents (and lists of figures/tables): entries with dot leaders and their heading."""
+    drop_references: bool = True
+    """Remove the reference list: from a references heading followed by entries to the next section or the end."""
+    drop_urls: bool = True
+    """Remove URLs and DOIs from running text."""
+    drop_appendix: bool = False
+    """Remove appendices (from an "Appendix" heading to the references or the end)."""
+    drop_acknowledgements: bool = False
+    """Remove the acknowledgements section."""
+
+    def dropped_sections(self) -> set[str]:
+        wanted = {"references": self.drop_references, "appendix": self.drop_appendix,
+                  "acknowledgements": self.drop_acknowledgements}  # fmt: skip
+        return {kind for kind, drop in wanted.items() if drop}
 
 
 def apply_rules_to_pages(pages: Iterable[Page], options: RuleOptions = RuleOptions()) -> Iterator[Page]:
@@ -56,7 +72,7 @@ def apply_rules_to_pages(pages: Iterable[Page], options: RuleOptions = RuleOptio
     pages = list(pages)
     rules = PageRules(pages, options)
     for page in pages:
-        yield Page(page.number, rules.apply(page.text))
+        yield Page(page.number, rules.apply(page.text, page.number))
 
 
 class PageRules:
@@ -68,17 +84,43 @@ class PageRules:
         text = "\n".join(page.text for page in pages)
         self.vocabulary = set(re.findall(r"[^\W\d_]+", text.lower()))
         self.compounds = set(re.findall(r"(?<![\w\-])[^\W\d_]+-[^\W\d_]+(?![\w\-])", text.lower()))
+        self.sections = section_lines(pages, find_sections(pages, options.dropped_sections()))
+        self.removed = Removed()
+        """What each rule removed so far, over every page applied."""
 
-    def apply(self, text: str) -> str:
+    def apply(self, text: str, number: int | None = None) -> str:
+        """Clean one page's text; ``number`` (the page's) lets the sections found across pages be dropped."""
         lines = [line.strip() for line in text.splitlines()]
+        lines = self._drop_sections(lines, number)
         lines = self._drop_edges(lines)
         if self.options.drop_contents:
             lines = drop_contents(lines)
-        lines = [_SPACES.sub(" ", _EMAIL.sub("", _ARXIV_STAMP.sub("", line))).strip() for line in lines]
+        lines = [repair_glyphs(_SPACES.sub(" ", _EMAIL.sub("", _ARXIV_STAMP.sub("", line))).strip()) for line in lines]
         paragraphs = self._unwrap([line for line in lines if line])
         if self.options.drop_citations:
-            paragraphs = [_NUMERIC_REF.sub("", _AUTHOR_YEAR.sub("", paragraph)) for paragraph in paragraphs]
-        return "\n\n".join(paragraph.strip() for paragraph in paragraphs if paragraph.strip())
+            paragraphs = [self._drop_citations(paragraph) for paragraph in paragraphs]
+        if self.options.drop_urls:
+            paragraphs = [drop_urls(paragraph, self.removed) for paragraph in paragraphs]
+        paragraphs = [_SPACES.sub(" ", paragraph).strip() for paragraph in paragraphs]
+        # A paragraph with no letter left (an axis tick, "① ②", the "2." of a footnote whose URL went) is debris.
+        letterless = [paragraph for paragraph in paragraphs if paragraph and not _LETTER.search(paragraph)]
+        self.removed.add("letterless lines", len(letterless), sum(map(len, letterless)))
+        return "\n\n".join(paragraph for paragraph in paragraphs if _LETTER.search(paragraph))
+
+    def _drop_sections(self, lines: list[str], number: int | None) -> list[str]:
+        marked = self.sections.get(number, {}) if number is not None else {}
+        for i, kind in marked.items():
+            if i < len(lines):  # a page cut short by --max-chars has fewer lines than when it was found
+                self.removed.add(kind, 1, len(lines[i]))
+        return [line for i, line in enumerate(lines) if i not in marked]
+
+    def _drop_citations(self, paragraph: str) -> str:
+        paragraph = drop_citations(paragraph, self.removed)
+        before = len(paragraph)
+        paragraph, count = _AUTHOR_YEAR.subn("", paragraph)
+        paragraph, numeric = _NUMERIC_REF.subn("", paragraph)
+        self.removed.add("citations", count + numeric, before - len(paragraph))
+        return paragraph
 
     def _drop_edges(self, lines: list[str]) -> list[str]:
         """Drop page numbers and running headers/footers among the first and last lines of the page.

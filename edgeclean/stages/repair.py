@@ -1,0 +1,84 @@
+"""Repairs of what extraction breaks inside a line, and removals of what a listener never wants read out.
+
+Repairs: ligatures and presentation forms back to letters, LaTeX accents that pypdf leaves beside their letter
+put back on it. Removals: narrative citations lose their years ("Xu et al. (2023b) propose" → "Xu et al.
+propose"), parenthetical citation lists go whole whatever characters their names hold, URLs and DOIs leave the
+running text. Each removal is counted by the caller's ``Removed`` so a run can say what each rule took.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+# Only these blocks are folded with NFKC: Latin and Armenian ligatures (ﬁ, ﬂ, ﬀ …), Hebrew and Arabic
+# presentation forms (the same letters in a contextual shape, which pypdf emits for some Arabic fonts). NFKC
+# elsewhere changes what text means or how it is written: x² would become x2, CJK full-width punctuation
+# （，） half-width ASCII, ㍿ four characters. Full-width forms are a judgment call: they are how CJK text is
+# written, so they are kept as they are.
+_FOLDED = re.compile("[\ufb00-\ufb4f\ufb50-\ufdcf\ufdf0-\ufdf9\ufe70-\ufefe]")
+
+# A LaTeX accent set as its own glyph beside its letter: "Rozi`ere", "K¨opf", "Verd ´u", "Sch ¨utze".
+_ACCENTS = {"`": "\u0300", "´": "\u0301", "¨": "\u0308", "ˆ": "\u0302", "˜": "\u0303", "˚": "\u030a", "ˇ": "\u030c"}
+_SPLIT_ACCENT = re.compile(r"(?<=[^\W\d_])( ?)([`´¨ˆ˜˚ˇ]) ?([A-Za-zı])")
+
+_YEAR = r"\d{4}[a-z]?(?:,\s?[a-z]\b)*"
+# "Xu et al. (2023b)", "Kim and Rush (2016)", "Sason and Verdú (2016; 2018)": the name stays, the years go.
+_NARRATIVE = re.compile(
+    rf"(\bet\s+al\.|\b[^\W\d_][\w'’\-]*\s+(?:and|&)\s+[^\W\d_][\w'’\-]*)\s*\(\s*{_YEAR}(?:\s*[;,]\s*{_YEAR})*\s*\)"
+)
+# One item of a parenthetical citation list: a name of any characters, then (after a comma, or "et al.") a year.
+_ITEM = rf"(?:(?:e\.g\.|i\.e\.|see|cf\.)[,:]?\s+)?[^\W\d_][^();]{{0,80}}?(?:,|et\s+al\.?)\s*{_YEAR}"
+_CITATION_LIST = re.compile(rf"\s*\(\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*\)")
+_URL = re.compile(
+    r"\b(?:https?://|www\.)\S+|\bdoi:\s?\S+|\bhttps?:\s+//\S+|\b10\.\d{4,9}/\S+", re.IGNORECASE
+)
+_TRAILING = re.compile(r"[.,;:)\]]+$")
+
+
+class Removed(Counter):
+    """What each rule removed: items under the rule's name, characters under ``name + " chars"``."""
+
+    def add(self, rule: str, items: int, chars: int) -> None:
+        if items:
+            self[rule] += items
+            self[f"{rule} chars"] += chars
+
+    def describe(self) -> str:
+        """One line: "references 1 section (93,120 characters); citations 412 (9,876 characters)"."""
+        return "; ".join(
+            f"{rule} {self[rule]:,} ({self[rule + ' chars']:,} characters)"
+            for rule in sorted(name for name in self if not name.endswith(" chars"))
+        )
+
+
+def repair_glyphs(text: str) -> str:
+    """Ligatures and presentation forms folded (NFKC, those blocks only), split accents put back on their letter."""
+    text = _FOLDED.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
+    return _SPLIT_ACCENT.sub(_join_accent, text)
+
+
+def _join_accent(match: re.Match) -> str:
+    base = "i" if match.group(3) == "ı" else match.group(3)
+    joined = unicodedata.normalize("NFC", base + _ACCENTS[match.group(2)])
+    return joined if len(joined) == 1 else match.group(0)  # no such accented letter: leave it as printed
+
+
+def drop_citations(text: str, removed: Removed) -> str:
+    text = _count_sub(_NARRATIVE, lambda m: m.group(1), text, removed, "citations")
+    return _count_sub(_CITATION_LIST, "", text, removed, "citations")
+
+
+def drop_urls(text: str, removed: Removed) -> str:
+    def keep_punctuation(match: re.Match) -> str:
+        trailing = _TRAILING.search(match.group(0))
+        return trailing.group(0).replace(")", "").replace("]", "") if trailing else ""
+
+    return _count_sub(_URL, keep_punctuation, text, removed, "urls")
+
+
+def _count_sub(pattern: re.Pattern, replacement, text: str, removed: Removed, rule: str) -> str:
+    new, count = pattern.subn(replacement, text)
+    removed.add(rule, count, len(text) - len(new))
+    return new
