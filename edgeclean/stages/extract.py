@@ -23,6 +23,8 @@ MEMORY_LIMIT = int(os.environ.get("EDGECLEAN_PDF_MEMORY_MB", "2048")) << 20
 class Page:
     number: int  # 1-based, as a reader would say it
     text: str
+    styles: tuple = ()
+    """Each line's font segments (layout.LineStyle), as extracted; empty once the text is changed."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,16 @@ class PdfDocument:
 
     def pages(self, numbers: Iterable[int] | None = None) -> Iterator[Page]:
         for number in numbers or range(1, self.page_count + 1):
-            yield Page(number, self._page_text(number))
+            yield self._page(number)
 
-    def _page_text(self, number: int) -> str:
+    def _page(self, number: int) -> Page:
         try:
-            return self._ask(("page", number), self._page_seconds)
+            text, styles = self._ask(("page", number), self._page_seconds)
+            return Page(number, text, styles)
         except _Overrun as overrun:
             self.lost_pages.append(number)
             log.warning("page %d: %s; the page is left out", number, overrun)
-            return ""
+            return Page(number, "")
 
     def _ask(self, request: tuple, seconds: float):
         if self._worker is None:
@@ -226,5 +229,5 @@ def limit_characters(pages: Iterable[Page], max_chars: int) -> Iterator[Page]:
             "--max-chars %d: text stops on page %d; the rest of the document is not cleaned", max_chars, page.number
         )
         if kept:
-            yield Page(page.number, kept)
+            yield Page(page.number, kept, page.styles)  # a prefix: its lines keep their styles
         return

@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from .layout import styled_text
+
 MAX_PAGES = 100_000
 
 
@@ -36,7 +38,7 @@ def serve(connection, memory_limit: int) -> None:
                     reader = _open(Path(request[1]), request[2])
                     answer = _count_pages(reader)
                 elif request[0] == "page":
-                    answer = (reader.pages[request[1] - 1].extract_text() or "").replace("\x00", "").strip()
+                    answer = styled_text(reader.pages[request[1] - 1])
                 else:
                     answer = {k.lstrip("/"): str(v) for k, v in (reader.metadata or {}).items() if str(v).strip()}
             connection.send(("ok", answer, notes))

@@ -72,6 +72,8 @@ def rule_options(settings: CleanSettings) -> RuleOptions:
         drop_contents=settings.drop_contents,
         drop_references="references" not in keep,
         drop_urls="urls" not in keep,
+        drop_figures="figures" not in keep,
+        drop_math="math" not in keep,
         drop_appendix="appendix" in drop,
         drop_acknowledgements="acknowledgements" in drop,
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .extract import Page
+from .layout import body_size, debris_lines
 from .repair import Removed, drop_citations, drop_urls, repair_glyphs
 from .sections import find_sections, section_lines
 
@@ -56,6 +57,10 @@ class RuleOptions:
     """Remove the reference list: from a references heading followed by entries to the next section or the end."""
     drop_urls: bool = True
     """Remove URLs and DOIs from running text."""
+    drop_figures: bool = True
+    """Remove figure labels, axis ticks and table bodies: small or in-figure text that does not read as prose."""
+    drop_math: bool = True
+    """Remove display math and lines set mostly in math fonts."""
     drop_appendix: bool = False
     """Remove appendices (from an "Appendix" heading to the references or the end)."""
     drop_acknowledgements: bool = False
@@ -85,6 +90,8 @@ class PageRules:
         self.vocabulary = set(re.findall(r"[^\W\d_]+", text.lower()))
         self.compounds = set(re.findall(r"(?<![\w\-])[^\W\d_]+-[^\W\d_]+(?![\w\-])", text.lower()))
         self.sections = section_lines(pages, find_sections(pages, options.dropped_sections()))
+        self.styles = {page.number: page.styles for page in pages if page.styles}
+        self.body_size = body_size([style for page in pages for style in page.styles])
         self.removed = Removed()
         """What each rule removed so far, over every page applied."""
 
@@ -108,11 +115,21 @@ class PageRules:
         return "\n\n".join(paragraph for paragraph in paragraphs if _LETTER.search(paragraph))
 
     def _drop_sections(self, lines: list[str], number: int | None) -> list[str]:
-        marked = self.sections.get(number, {}) if number is not None else {}
+        """Drop the lines of dropped sections, and the figure and math lines the page's fonts show."""
+        marked = self._debris(lines, number)
+        marked.update(self.sections.get(number, {}) if number is not None else {})
         for i, kind in marked.items():
             if i < len(lines):  # a page cut short by --max-chars has fewer lines than when it was found
                 self.removed.add(kind, 1, len(lines[i]))
         return [line for i, line in enumerate(lines) if i not in marked]
+
+    def _debris(self, lines: list[str], number: int | None) -> dict[int, str]:
+        wanted = {"figures"} if self.options.drop_figures else set()
+        wanted |= {"math"} if self.options.drop_math else set()
+        if not wanted or number not in self.styles or self.body_size is None:
+            return {}
+        debris = debris_lines(lines, self.styles[number][: len(lines)], self.body_size)
+        return {i: kind for i, kind in debris.items() if kind in wanted}
 
     def _drop_citations(self, paragraph: str) -> str:
         paragraph = drop_citations(paragraph, self.removed)
