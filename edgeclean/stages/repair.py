@@ -37,6 +37,27 @@ _URL = re.compile(
 _TRAILING = re.compile(r"[.,;:)\]]+$")
 
 
+# A word that pypdf split with a space it read from letter spacing: "p erform", "mo del", "pro duced".
+_SPACED_PAIR = re.compile(r"(?<![\w\-])([^\W\d_]+) (?=([^\W\d_]+)(?![\w\-]))")  # each pair in turn
+
+
+def rejoin_split_words(text: str, counts: Counter) -> str:
+    """Join two letter runs where the document has their join as a word and one of them appears only here.
+
+    ``counts`` are the document's lower-cased letter runs: "erform" occurs once and "perform" elsewhere, so
+    "p erform" is "perform"; "in to" stays, as both halves are common words.
+    """
+
+    def join(match: re.Match) -> str:
+        first, second = match.group(1), match.group(2)
+        joined = (first + second).lower()
+        if second[:1].isupper() or counts[joined] < 1 or min(counts[first.lower()], counts[second.lower()]) > 1:
+            return match.group(0)
+        return first
+
+    return _SPACED_PAIR.sub(join, text)
+
+
 class Removed(Counter):
     """What each rule removed: items under the rule's name, characters under ``name + " chars"``."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .extract import Page
 from .layout import body_size, debris_lines
-from .repair import Removed, drop_citations, drop_urls, repair_glyphs
+from .repair import Removed, drop_citations, drop_urls, rejoin_split_words, repair_glyphs
 from .sections import find_sections, section_lines
 
 EDGE_LINES = 2  # how many lines at the top and bottom of a page may be a header, footer or page number
@@ -33,6 +33,8 @@ _AUTHOR_YEAR = re.compile(rf"\s*\((?:(?:e\.g\.|i\.e\.|see|cf\.),?\s+)?{_ITEM}(?:
 _NUMERIC_REF = re.compile(r"\s*\[\d{1,3}(?:\s*[,–\-]\s*\d{1,3})*\]")
 _SPACES = re.compile(r"[ \t]{2,}")
 _LETTER = re.compile(r"[^\W\d_]")
+# Han, kana and CJK punctuation (full-width forms too); not Hangul, which spaces its words.
+_CJK = re.compile("[\u2e80-\u2fff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
 # A table-of-contents entry: a title, a dot leader (". . . ." or "....." or "…"), then a page number, arabic or
@@ -87,7 +89,8 @@ class PageRules:
         self.options = options
         self.running = running_lines([page.text for page in pages])
         text = "\n".join(page.text for page in pages)
-        self.vocabulary = set(re.findall(r"[^\W\d_]+", text.lower()))
+        self.word_counts = Counter(re.findall(r"[^\W\d_]+", text.lower()))
+        self.vocabulary = set(self.word_counts)
         self.compounds = set(re.findall(r"(?<![\w\-])[^\W\d_]+-[^\W\d_]+(?![\w\-])", text.lower()))
         self.sections = section_lines(pages, find_sections(pages, options.dropped_sections()))
         self.styles = {page.number: page.styles for page in pages if page.styles}
@@ -103,7 +106,7 @@ class PageRules:
         if self.options.drop_contents:
             lines = drop_contents(lines)
         lines = [repair_glyphs(_SPACES.sub(" ", _EMAIL.sub("", _ARXIV_STAMP.sub("", line))).strip()) for line in lines]
-        paragraphs = self._unwrap([line for line in lines if line])
+        paragraphs = [rejoin_split_words(p, self.word_counts) for p in self._unwrap([line for line in lines if line])]
         if self.options.drop_citations:
             paragraphs = [self._drop_citations(paragraph) for paragraph in paragraphs]
         if self.options.drop_urls:
@@ -187,6 +190,8 @@ class PageRules:
             return current[:-1] + line
         if current.endswith("-") and current[-2:-1].isalnum():
             return current + line  # "GPT-" + "3.5": a hyphen that is part of a name, not a word break
+        if _CJK.match(current[-1:]) and _CJK.match(line[:1]):
+            return current + line  # Chinese and Japanese put no space between words, nor at a line end
         return f"{current} {line}"
 
 
