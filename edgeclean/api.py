@@ -82,9 +82,12 @@ class CleaningRun:
         )
         self.chunks: list[Chunk] = prepared.chunks
         self.lost_pages = prepared.lost_pages
+        self.removed = prepared.removed
+        """What each rule removed before the model saw the text (references, citations, figures, ...)."""
         fingerprint = self.plan.fingerprint(self.pdf, self.model, to_stdout=self.paths.to_stdout)
         sources = [text_sha256(chunk.text) for chunk in self.chunks]
-        self.checkpoint = open_checkpoint(self.paths, fingerprint, sources, restart=restart)
+        notes = {"rules_removed": dict(self.removed)}
+        self.checkpoint = open_checkpoint(self.paths, fingerprint, sources, restart=restart, notes=notes)
         self.done_at_start = len(self.checkpoint.results)
 
     # The paths and choices callers read most, by their old names.

@@ -88,6 +88,8 @@ class ConsoleWatcher(Watcher):
             f"({stats.completion_tokens:,} answer tokens, {stats.tokens_per_second:.0f} tok/s) in {_duration(seconds)}",
             markup=False,
         )
+        if run.removed:
+            self.console.print(f"rules removed: {run.removed.describe()}", markup=False)
         if run.lost_pages:
             self.console.print(
                 f"warning: pages {', '.join(map(str, run.lost_pages))} could not be read and are left out"

@@ -69,8 +69,13 @@ class Checkpoint:
         return len(self.results) == self.total
 
     @classmethod
-    def open(cls, path: Path, fingerprint: dict, total: int, *, restart: bool = False) -> Checkpoint:
+    def open(
+        cls, path: Path, fingerprint: dict, total: int, *, restart: bool = False, notes: dict | None = None
+    ) -> Checkpoint:
         """Resume the checkpoint at ``path`` if it was made with the same fingerprint, else start a new one.
+
+        ``notes`` go into a new checkpoint's header for the report (what the rules removed); they follow from
+        the fingerprint, so a resumed checkpoint keeps its own.
 
         The lock comes first: whoever holds it alone reads, creates or replaces the checkpoint.
         """
@@ -87,6 +92,7 @@ class Checkpoint:
                     )
             else:
                 header = {"format": FORMAT, "fingerprint": fingerprint, "chunks": total, "started": _now()}
+                header.update(notes or {})
                 _write_new(path, seal(header))
                 checkpoint = cls(path, header, {})
         except BaseException:

@@ -55,9 +55,16 @@ def _summary(checkpoint: Checkpoint, summary: RunSummary) -> Html:
         ("tokens/s", f"{summary.tokens_per_chunk_second:.0f}" if summary.model_seconds else "–"),
         ("outcomes", ", ".join(f"{name}: {count}" for name, count in sorted(summary.decisions().items())) or "–"),
         ("fell back", summary.describe_fallbacks() or "–"),
+        ("rules removed", describe_removed(checkpoint.header.get("rules_removed", {})) or "–"),
         ("started", checkpoint.header.get("started", "?")),
     ]
     return Html("\n".join(fill("<tr><th>{k}</th><td>{v}</td></tr>", k=k, v=v) for k, v in rows))
+
+
+def describe_removed(removed: dict) -> str:
+    """"references 1,873 (93,120 characters); urls 12 (540 characters)": items and characters per rule."""
+    rules = sorted(name for name in removed if not name.endswith(" chars"))
+    return "; ".join(f"{rule} {removed[rule]:,} ({removed.get(rule + ' chars', 0):,} characters)" for rule in rules)
 
 
 def _chunk_section(result: ChunkResult) -> Html:

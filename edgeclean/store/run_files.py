@@ -15,14 +15,16 @@ from .checkpoint import Checkpoint
 from .output import check_writable, join_chunks, remove_stale_temporaries, write_atomically
 
 
-def open_checkpoint(paths: RunPaths, fingerprint: dict, source_sha256s: list[str], *, restart: bool) -> Checkpoint:
+def open_checkpoint(
+    paths: RunPaths, fingerprint: dict, source_sha256s: list[str], *, restart: bool, notes: dict | None = None
+) -> Checkpoint:
     """Resume or start the checkpoint for chunks with these source hashes, after every check on the paths."""
     check_writable(paths.output)
     _refuse_overwriting_the_input(paths)
     if not (restart or paths.to_stdout or paths.checkpoint.exists()) and paths.output.exists():
         raise OutputError(f"{paths.output} already exists and has no checkpoint; pass --restart to overwrite it")
     remove_stale_temporaries(paths.checkpoint.parent)
-    checkpoint = Checkpoint.open(paths.checkpoint, fingerprint, len(source_sha256s), restart=restart)
+    checkpoint = Checkpoint.open(paths.checkpoint, fingerprint, len(source_sha256s), restart=restart, notes=notes)
     try:
         for index, result in checkpoint.results.items():
             if index >= len(source_sha256s) or result.source_sha256 != source_sha256s[index]:
