@@ -21,20 +21,21 @@ _FOLDED = re.compile("[\ufb00-\ufb4f\ufb50-\ufdcf\ufdf0-\ufdf9\ufe70-\ufefe]")
 
 # A LaTeX accent set as its own glyph beside its letter: "Rozi`ere", "K¨opf", "Verd ´u", "Sch ¨utze".
 _ACCENTS = {"`": "\u0300", "´": "\u0301", "¨": "\u0308", "ˆ": "\u0302", "˜": "\u0303", "˚": "\u030a", "ˇ": "\u030c"}
-_SPLIT_ACCENT = re.compile(r"(?<=[^\W\d_])( ?)([`´¨ˆ˜˚ˇ]) ?([A-Za-zı])")
+_SPLIT_ACCENT = re.compile(r"(?<=[^\W\d_])( ?)([`´¨ˆ˜˚ˇ])([A-Za-zı])")
 
-_YEAR = r"\d{4}[a-z]?(?:,\s?[a-z]\b)*"
+_YEAR = r"\d{4}[a-z]?(?:,\s?[a-z]\b|,\s?\d{4}[a-z]?\b)*"  # "2022a,b", "2023c, 2024b"
 # "Xu et al. (2023b)", "Kim and Rush (2016)", "Sason and Verdú (2016; 2018)": the name stays, the years go.
 _NARRATIVE = re.compile(
     rf"(\bet\s+al\.|\b[^\W\d_][\w'’\-]*\s+(?:and|&)\s+[^\W\d_][\w'’\-]*)\s*\(\s*{_YEAR}(?:\s*[;,]\s*{_YEAR})*\s*\)"
 )
 # One item of a parenthetical citation list: a name of any characters, then (after a comma, or "et al.") a year.
-_ITEM = rf"(?:(?:e\.g\.|i\.e\.|see|cf\.)[,:]?\s+)?[^\W\d_][^();]{{0,80}}?(?:,|et\s+al\.?)\s*{_YEAR}"
+_ITEM = rf"(?:(?:e\.g\.|i\.e\.|see|cf\.)[,:]?\s+)?[^\W\d_][^();\d]{{0,80}}?(?:,|et\s+al\.?)\s*{_YEAR}"
 _CITATION_LIST = re.compile(rf"\s*\(\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*\)")
-_URL = re.compile(
-    r"\b(?:https?://|www\.)\S+|\bdoi:\s?\S+|\bhttps?:\s+//\S+|\b10\.\d{4,9}/\S+", re.IGNORECASE
+_URL = re.compile(  # with the space before it, so "kept at https://x.org." ends "kept at."
+    r"\s*(?:\b(?:https?://|www\.)\S+|\bdoi:\s?\S+|\bhttps?:\s+//\S+|\b10\.\d{4,9}/\S+)", re.IGNORECASE
 )
 _TRAILING = re.compile(r"[.,;:)\]]+$")
+_EMPTY_BRACKETS = re.compile(r"\s*(?:\(\s*\)|\[\s*\])")  # "(see )" once its URL went
 
 
 # A word that pypdf split with a space it read from letter spacing: "p erform", "mo del", "pro duced".
@@ -95,9 +96,9 @@ def drop_citations(text: str, removed: Removed) -> str:
 def drop_urls(text: str, removed: Removed) -> str:
     def keep_punctuation(match: re.Match) -> str:
         trailing = _TRAILING.search(match.group(0))
-        return trailing.group(0).replace(")", "").replace("]", "") if trailing else ""
+        return trailing.group(0) if trailing else ""
 
-    return _count_sub(_URL, keep_punctuation, text, removed, "urls")
+    return _EMPTY_BRACKETS.sub("", _count_sub(_URL, keep_punctuation, text, removed, "urls"))
 
 
 def _count_sub(pattern: re.Pattern, replacement, text: str, removed: Removed, rule: str) -> str:

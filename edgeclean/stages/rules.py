@@ -215,7 +215,7 @@ def drop_contents(lines: list[str]) -> list[str]:
 
 def apply_rules(text: str, options: RuleOptions = RuleOptions()) -> str:
     """Rule-clean a single text on its own, as one page (no running headers to learn)."""
-    return PageRules([Page(1, text)], options).apply(text)
+    return PageRules([Page(1, text)], options).apply(text, 1)
 
 
 def running_lines(page_texts: Sequence[str]) -> set[str]:
