@@ -17,6 +17,8 @@ Each arm runs in its own child process, so its peak RSS is its own; loading the 
   d   the ceiling: a bare low-level greedy decode, one sequence, of the answer lengths arm a produced
   s   `clean` as users run it by default (--mode select, guard and retries included), K at a time
   s1  the same one chunk at a time
+  Wr, Ws, Ww  the whole document (--doc-pages), `edgeclean clean --mode rules|select|rewrite` as a user runs it,
+      model load included, with bench.quality's fidelity figures (bench/whole.py)
 Every answer is greedy with the same limit (rewrite's: 1.25 x the chunk's tokens + 16), so a, a1, b and d
 decode the same tokens; c's numerics differ, so its answers may end elsewhere (its tokens are counted).
 """
@@ -34,11 +36,13 @@ import time
 from collections import deque
 from pathlib import Path
 
+from bench.whole import WHOLE_ARMS, arm_whole, whole_lines
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = Path(os.environ.get("EDGECLEAN_CORPUS", ROOT.parent / "shared" / "corpus"))
 KD_SURVEY = "kd-survey-2402.13116v4.pdf"
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-ARMS = ("a", "a1", "b", "c", "d", "s", "s1")
+ARMS = ("a", "a1", "b", "c", "d", "s", "s1", *WHOLE_ARMS)
 
 
 def prepare(args) -> dict:
@@ -65,6 +69,8 @@ def prepare(args) -> dict:
         "tokens": [c.tokens for c in chunks],
         "prompts": [rewrite_prompt(model, c.text) for c in chunks],
         "limits": [rewrite_answer_limit(settings, c.tokens) for c in chunks],
+        "pdf": str(args.pdf),
+        "doc_pages": args.doc_pages,
     }
     model.close()
     return job
@@ -257,6 +263,7 @@ def _table(job: dict, runs: dict[str, list[dict]]) -> str:
     same = [arm for arm in ("a1", "b") if arm in best and "a" in best and best[arm]["texts"] == best["a"]["texts"]]
     if "a" in best:
         lines.append(f"answers identical to arm a's: {', '.join(same) or 'none'} (of a1, b)")
+    lines += whole_lines(best)
     model_mb = Path(job["model"]).stat().st_size / 2**20
     lines.append(f"model file {model_mb:.0f} MB; RSS target <= {model_mb + 300:.0f} MB")
     return "\n".join(lines)
@@ -269,12 +276,13 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--pages", default="1-10")
     parser.add_argument("--chunks", type=int, default=8, help="Clean only the first N chunks.")
+    parser.add_argument("--doc-pages", default="", help="Pages for the whole-document arms [all]")
     parser.add_argument("--chunk-tokens", type=int, default=300)
     parser.add_argument("--ctx", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--parallel", type=int, help="K of arms a and s. [default: edgeclean's on a CPU]")
     parser.add_argument("--rounds", type=int, default=1, help="Interleaved rounds; the table shows each arm's best.")
-    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--arms", default="a,a1,b,c,d,s,s1", help=f"comma list of {', '.join(ARMS)}")
     parser.add_argument("--torch-python", help="A Python with torch, transformers and gguf, for arm c.")
     parser.add_argument("--child", choices=ARMS, help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
@@ -291,6 +299,7 @@ def main() -> None:
             "d": lambda: arm_bare(job, counts),
             "s": lambda: arm_select(job, job["parallel"]),
             "s1": lambda: arm_select(job, 1),
+            **{arm: (lambda mode=mode: arm_whole(job, mode)) for arm, mode in WHOLE_ARMS.items()},
         }[args.child]
         print(json.dumps(run()))
         return

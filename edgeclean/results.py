@@ -24,9 +24,12 @@ class ChunkResult:
     acknowledgement_stripped: bool
     source_text: str = ""  # kept so a report can be built from the checkpoint alone
     mode: str = "rewrite"
-    decision: str = "model"  # "model", "retry" (second answer passed), "fallback" (rule-cleaned text), "rules"
+    decision: str = "model"
+    """"model", "retry" (second answer passed), "fallback" (rule-cleaned text kept), "rules" (--mode rules), or
+    "rules-only" (select mode had nothing to ask: no sentence of the chunk could be dropped)."""
     attempts: list[dict] = field(default_factory=list)  # each model answer's guard scores and failed checks
-    fallback_reason: str = ""  # why a "fallback" chunk kept its rule-cleaned text: "prompt too long", "guard: …"
+    fallback_reason: str = ""
+    """Why the chunk kept its rule-cleaned text: a fallback's "prompt too long", "guard: …"; "no candidates"."""
 
     @classmethod
     def from_dict(cls, data: dict) -> ChunkResult:
@@ -99,7 +102,7 @@ class RunSummary:
         )
 
     def decisions(self) -> dict[str, int]:
-        """How many chunks each guard decision ("model", "retry", "fallback", "rules") ended in."""
+        """How many chunks each decision ("model", "retry", "fallback", "rules", "rules-only") ended in."""
         counts: dict[str, int] = {}
         for result in self.results:
             counts[result.decision] = counts.get(result.decision, 0) + 1

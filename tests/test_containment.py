@@ -14,10 +14,11 @@ from edgeclean.stages.model_pass import pass_chunks, rewrite_prompt
 
 from .conftest import RecordingModel
 
+# Each ends in figure debris, so --mode select has a sentence to ask the model about (prose alone is not asked).
 TEXTS = [
-    "The first chunk is ordinary prose about distillation.",
-    "The second chunk is the one whose prompt will not fit.",
-    "The third chunk is ordinary prose again, and it is fine.",
+    "The first chunk is ordinary prose about distillation.\n\n① ② ③",
+    "The second chunk is the one whose prompt will not fit.\n\n① ② ③",
+    "The third chunk is ordinary prose again, and it is fine.\n\n① ② ③",
 ]
 
 

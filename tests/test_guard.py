@@ -111,11 +111,26 @@ def test_select_mode_can_only_drop_sentences():
     assert result.completion_tokens == 1
 
 
-def test_select_mode_never_drops_prose_whatever_the_model_says():
+def test_select_mode_never_asks_about_a_chunk_of_prose():
     model = RecordingModel(answer=lambda text: "1, 2, 3")
     result = pass_chunk(model, _chunk(SOURCE), CleanSettings(mode="select"))
+    assert not model.prompts, "no sentence could be dropped, so the model is not called"
     assert result.text == SOURCE
-    assert result.attempts[0]["vetoed"] == 3
+    assert result.decision == "rules-only" and result.fallback_reason == "no candidates"
+    assert result.completion_tokens == 0 and not result.fell_back
+
+
+def test_select_mode_shows_only_candidates_numbered_and_ignores_other_numbers():
+    labels = "StudentModel Llama GPT4 ①"
+    source = SOURCE + "\n\n" + labels
+    model = RecordingModel(answer=lambda text: "1, 2, 7")
+    result = pass_chunk(model, _chunk(source), CleanSettings(mode="select"))
+    shown = model.prompts[0].split("<|im_start|>user\n", 1)[1]
+    assert f"1: {labels}" in shown, "the one candidate is numbered 1"
+    assert "\n2:" not in shown and "…" in shown, "prose far from it is left out, its neighbour shown unnumbered"
+    assert model.max_tokens[0] <= 6, "the answer has room for one number"
+    assert result.text == SOURCE and result.decision == "model"
+    assert result.attempts[0]["vetoed"] == 2, "2 and 7 name no candidate"
 
 
 def test_select_mode_dropping_too_much_falls_back():
@@ -150,8 +165,10 @@ def test_a_guarded_tiny_model_run_keeps_the_ground_truth(tiny_model, request, do
         ground_truth = pdf.with_suffix(".md")
     run = clean_pdf(pdf, "out.txt", model=tiny_model, settings=CleanSettings(mode="select"))
     results = run.checkpoint.ordered_results()
-    assert all(r.attempts and r.decision in {"model", "retry", "fallback"} for r in results)
-    assert all(r.completion_tokens <= 2 * (4 * 12 + 4) for r in results), "select answers stay short"
+    asked = [r for r in results if r.decision != "rules-only"]
+    assert asked and all(r.attempts and r.decision in {"model", "retry", "fallback"} for r in asked)
+    assert all(r.fallback_reason == "no candidates" and not r.attempts for r in results if r not in asked)
+    assert all(r.completion_tokens <= 2 * (3 * 12 + 2) for r in results), "select answers stay short"
     truth = content_words(words(ground_truth.read_text()))
     output = content_words(words(run.output.read_text()))
     gt_recall = sum((Counter(truth) & Counter(output)).values()) / len(truth)

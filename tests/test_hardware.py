@@ -35,3 +35,26 @@ def test_affinity_is_used_not_the_host_core_count(tmp_path):
         assert usable_cpus(tmp_path) == (1, "1 CPUs in this process's affinity mask")
     finally:
         os.sched_setaffinity(0, original)
+
+
+def test_the_openmp_spin_default_applies_only_where_the_user_chose_nothing():
+    from edgeclean.model.hardware import OPENMP_SPIN_COUNT, apply_openmp_wait
+
+    environ: dict = {}
+    assert "edgeclean's default" in apply_openmp_wait(environ)
+    assert environ == {"GOMP_SPINCOUNT": OPENMP_SPIN_COUNT}
+    chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert apply_openmp_wait(chosen) == "OMP_WAIT_POLICY=ACTIVE (set in the environment)"
+    assert chosen == {"OMP_WAIT_POLICY": "ACTIVE"}, "the user's choice stands alone"
+
+
+def test_doctor_says_which_openmp_wait_is_in_force():
+    import os
+
+    from .conftest import run_cli
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    default = run_cli("doctor", env=env)
+    assert "openmp wait" in default.stdout and "GOMP_SPINCOUNT=10000 (edgeclean's default" in default.stdout
+    passive = run_cli("doctor", env=env | {"OMP_WAIT_POLICY": "PASSIVE"})
+    assert "OMP_WAIT_POLICY=PASSIVE (set in the environment)" in passive.stdout

@@ -74,3 +74,16 @@ def test_sentences_rejoin_as_they_were_written():
     check once failed every Chinese select answer because the kept text grew)."""
     for text in ["这是第一句。这是第二句！还有吗？", "One is here. Two is here.", "هل هذا سؤال؟ نعم هذا صحيح."]:
         assert drop_sentences(split_sentences(text), set()) == text
+
+
+def test_the_candidate_view_numbers_what_could_be_dropped_among_unnumbered_neighbours():
+    from edgeclean.stages.sentences import candidate_view
+
+    prose = [f"This is sentence number {word} of the body, and it reads as prose." for word in "abcdef"]
+    paragraphs = [prose[:3], ["DirectionofKD ① ②"], prose[3:], ["StudentModel Llama"]]
+    view = candidate_view(paragraphs)
+    assert view.numbers == [4, 8]
+    assert view.text.splitlines() == ["…", prose[2], "1: DirectionofKD ① ②", prose[3], "…", prose[5], "2: StudentModel Llama"]
+    assert view.sentences_named({2, 3, 0}) == {8}
+    assert len(view.text) <= len(numbered_sentences("\n\n".join(" ".join(p) for p in paragraphs)))
+    assert candidate_view([prose]).numbers == [] and candidate_view([prose]).text == ""

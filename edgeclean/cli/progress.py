@@ -67,6 +67,9 @@ class ConsoleWatcher(Watcher):
             if result.decision == "rules":
                 self.console.print(f"{done} {where}: rule-cleaned")
                 return
+            if result.decision == "rules-only":
+                self.console.print(f"{done} {where}: rules-only: {result.fallback_reason}", markup=False)
+                return
             self.console.print(
                 f"{done} {where}: {result.completion_tokens} tokens in {result.seconds:.1f} s, "
                 f"{run.stats.tokens_per_second:.0f} tok/s"

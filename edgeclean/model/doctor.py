@@ -16,7 +16,7 @@ from ..container import in_container
 from ..errors import EdgecleanError, ModelError
 from ..version import __version__
 from .gguf_file import check_gguf
-from .hardware import resolve_threads
+from .hardware import apply_openmp_wait, resolve_threads
 from .llama.adapter import LlamaCppModel, device_name, import_llama_cpp
 from .registry import DEFAULT_MODEL, KNOWN_MODELS, models_dir, resolve_model
 
@@ -57,6 +57,7 @@ def diagnose(model: str | None, threads: int | None = None) -> Report:
     _describe_llama_cpp(report)
     count, why = resolve_threads(threads, "--threads or EDGECLEAN_THREADS")
     report.add("threads", f"{count} ({why})")
+    report.add("openmp wait", apply_openmp_wait())
     _describe_models(report, model)
     report.add("offline", _offline())
     return report

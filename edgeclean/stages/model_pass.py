@@ -26,12 +26,14 @@ from .prompt import (
     render_chat,
     strip_acknowledgement,
 )
-from .sentences import drop_sentences, numbered_sentences, parse_selection, reads_as_prose, split_sentences
+from .sentences import candidate_view, drop_sentences, parse_selection, split_sentences
 
 log = logging.getLogger("edgeclean.model_pass")
 
 SELECT_ANSWER = "0123456789, "  # the only characters a --mode select answer can hold: no word can be written
 SELECT_MAX_NUMBERS = 12  # an answer names at most about this many sentences, so it stays a few dozen tokens
+# A select chunk none of whose sentences could be dropped (all read as prose) never goes to the model.
+NO_CANDIDATES = "no candidates"
 
 
 # A rewrite longer than this many times its chunk's tokens fails the guard's length check anyway.
@@ -48,7 +50,7 @@ class _Answer:
     text: str
     completion: Completion
     stripped: bool = False
-    vetoed: int = 0  # sentences the model chose to drop that read as prose, so were kept
+    vetoed: int = 0  # numbers the model named that are no candidate's, so dropped nothing
 
 
 # One chunk's exchange with the model: yields each Ask, is sent back its Completion, returns the ChunkResult.
@@ -116,6 +118,8 @@ def cleaning_steps(
 ) -> Steps:
     if settings.mode == "rules" or model is None:
         return _result(chunk, settings, chunk.text, "rules", [], [])
+    if settings.mode == "select" and not candidate_view(split_sentences(chunk.text)).numbers:
+        return _result(chunk, settings, chunk.text, "rules-only", [], [], NO_CANDIDATES)
     ask = _ask_select if settings.mode == "select" else _ask_rewrite
     limits = limits or (SELECT_LIMITS if settings.mode == "select" else GuardLimits())
     answers, attempts = [], []
@@ -157,24 +161,27 @@ def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bo
 
 def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
     paragraphs = split_sentences(chunk.text)
+    view = candidate_view(paragraphs)
     completion = yield Ask(
-        _render(model, numbered_sentences(chunk.text), STRICT_SELECT_PROMPT if strict else SELECT_PROMPT),
-        max_tokens=select_answer_limit(sum(len(p) for p in paragraphs)),
+        _render(model, view.text, STRICT_SELECT_PROMPT if strict else SELECT_PROMPT),
+        max_tokens=select_answer_limit(len(view.numbers)),
         temperature=settings.temperature,
         seed=settings.seed,
         only=SELECT_ANSWER,
     )
     if completion.failed:
         return _Answer(chunk.text, completion)
-    chosen = parse_selection(completion.text)
-    by_number = dict(enumerate((s for p in paragraphs for s in p), start=1))
-    allowed = {n for n in chosen if n in by_number and not reads_as_prose(by_number[n])}
-    vetoed = len({n for n in chosen if n in by_number} - allowed)
-    return _Answer(drop_sentences(paragraphs, allowed), completion, vetoed=vetoed)
+    named = parse_selection(completion.text)
+    dropped = view.sentences_named(named)
+    return _Answer(drop_sentences(paragraphs, dropped), completion, vetoed=len(named) - len(dropped))
 
 
-def select_answer_limit(sentences: int) -> int:
-    return 4 * min(SELECT_MAX_NUMBERS, sentences) + 4
+def select_answer_limit(candidates: int) -> int:
+    """Room to name every candidate up to the last one ("1, 2, …, n"), at most SELECT_MAX_NUMBERS of them.
+
+    A digit is a token or less in the tokenizers measured, the separator one or two; two more for the end.
+    """
+    return sum(len(str(k)) + 2 for k in range(1, min(SELECT_MAX_NUMBERS, candidates) + 1)) + 2
 
 
 def rewrite_answer_limit(settings: CleanSettings, chunk_tokens: int) -> int:

@@ -6,6 +6,7 @@ A sentence that reads as prose is never dropped whatever the model says; the mod
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .guard import STOP_WORDS, words
 
@@ -36,6 +37,50 @@ def numbered_sentences(text: str) -> str:
     """
     sentences = (sentence for paragraph in split_sentences(text) for sentence in paragraph)
     return "\n".join(f"{n}: {sentence}" for n, sentence in enumerate(sentences, start=1))
+
+
+# Each sentence the model may name is shown with this many sentences on either side, unnumbered, so it can tell
+# a figure label from a heading; the rest of the chunk is left out ("…"), so the prompt costs less to read.
+CONTEXT_SENTENCES = 1
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    """What ``--mode select`` shows the model: the sentences it may name, numbered 1..n, among unnumbered context."""
+
+    text: str
+    numbers: list[int]
+    """Candidate k (1-based) is sentence ``numbers[k - 1]`` of the chunk (1-based, as ``drop_sentences`` counts)."""
+
+    def sentences_named(self, answer_numbers: set[int]) -> set[int]:
+        """The chunk's sentence numbers for the candidates an answer names; numbers of no candidate are ignored."""
+        return {self.numbers[k - 1] for k in answer_numbers if 1 <= k <= len(self.numbers)}
+
+
+def candidate_view(paragraphs: list[list[str]]) -> CandidateView:
+    """Number only the sentences that do not read as prose (prose is never dropped, so never asked about).
+
+    Never longer than ``numbered_sentences`` of the same text, which the chunker sized the prompt by.
+    """
+    sentences = [sentence for paragraph in paragraphs for sentence in paragraph]
+    numbers = [n for n, sentence in enumerate(sentences, start=1) if not reads_as_prose(sentence)]
+    shown = {
+        n + offset
+        for n in numbers
+        for offset in range(-CONTEXT_SENTENCES, CONTEXT_SENTENCES + 1)
+        if 1 <= n + offset <= len(sentences)
+    }
+    label = {n: k for k, n in enumerate(numbers, start=1)}
+    lines, previous = [], 0
+    for n in sorted(shown):
+        if n > previous + 1:
+            lines.append("…")
+        sentence = sentences[n - 1]
+        lines.append(f"{label[n]}: {sentence}" if n in label else sentence)
+        previous = n
+    if numbers and previous < len(sentences):
+        lines.append("…")
+    return CandidateView("\n".join(lines), numbers)
 
 
 def reads_as_prose(sentence: str) -> bool:

@@ -67,6 +67,15 @@ def describe_removed(removed: dict) -> str:
     return "; ".join(f"{rule} {removed[rule]:,} ({removed.get(rule + ' chars', 0):,} characters)" for rule in rules)
 
 
+def _decision_text(result: ChunkResult) -> str:
+    """ "fallback (guard: summarised)", "rules-only: no candidates", "model"."""
+    if not result.fallback_reason:
+        return result.decision
+    if result.decision == "rules-only":
+        return f"rules-only: {result.fallback_reason}"
+    return f"{result.decision} ({result.fallback_reason})"
+
+
 def _chunk_section(result: ChunkResult) -> Html:
     attempts = result.attempts or [{}]
     scores = {k: v for k, v in attempts[-1].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -77,7 +86,7 @@ def _chunk_section(result: ChunkResult) -> Html:
         CHUNK,
         index=result.index + 1,
         pages=result.pages,
-        decision=f"{decision} ({result.fallback_reason})" if result.fallback_reason else decision,
+        decision=_decision_text(result),
         flag="intervened" if decision in INTERVENTIONS else "kept",
         scores=score_text or f"{result.completion_tokens} answer tokens · finish {result.finish_reason}",
         before=before or Html("<em>(source text not recorded)</em>"),

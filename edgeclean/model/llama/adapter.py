@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ...errors import ModelError
 from ..gguf_file import check_gguf
+from ..hardware import apply_openmp_wait
 from ..protocol import CONTEXT_SLACK, Ask, Completion
 
 log = logging.getLogger("edgeclean.model")
@@ -165,6 +166,7 @@ def device_name(llama_cpp, n_gpu_layers: int) -> str:
 
 
 def import_llama_cpp():
+    apply_openmp_wait()  # libgomp reads its settings once, when llama.cpp loads
     try:
         import llama_cpp
     except ImportError as error:
