@@ -174,6 +174,11 @@ def test_citations_and_urls_are_counted_as_they_go():
         "See. Or, or."
     )
     assert removed["citations"] == 2 and removed["urls"] == 3
+    assert drop_citations("is still possible (Bai et al., 2022a; Cui et al., 2023a;", removed) == "is still possible"
+    assert drop_citations("Yang et al., 2024; Sun et al., 2024b). For instance", removed) == "For instance"
+    assert drop_citations("(2024g) introduce Superfiltering, as Sun et al. (2024b).", removed) == (
+        "introduce Superfiltering, as Sun et al."
+    )
     assert "In 2020, (the year) sales rose (by 3%, 2021)." == drop_citations(
         "In 2020, (the year) sales rose (by 3%, 2021).", Removed()
     ), "a parenthesis is a citation only when it names someone before its year"

@@ -31,6 +31,12 @@ _NARRATIVE = re.compile(
 # One item of a parenthetical citation list: a name of any characters, then (after a comma, or "et al.") a year.
 _ITEM = rf"(?:(?:e\.g\.|i\.e\.|see|cf\.)[,:]?\s+)?[^\W\d_][^();\d]{{0,80}}?(?:,|et\s+al\.?)\s*{_YEAR}"
 _CITATION_LIST = re.compile(rf"\s*\(\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*\)")
+# The halves of a citation that a page break, a column or a figure cut: "... is possible (Bai et al., 2022a;"
+# ends one paragraph, "Cui et al., 2023a; Sun et al., 2024b). For instance" or "(2024g) introduce" starts the next.
+_CUT_CITATION = re.compile(
+    rf"\s*\(\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*;\s*$|^\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*\)\s*|"
+    rf"^\(\s*{_YEAR}(?:\s*[;,]\s*{_YEAR})*\s*\)\s*"
+)
 _URL = re.compile(  # with the space before it, so "kept at https://x.org." ends "kept at."
     r"\s*(?:\b(?:https?://|www\.)\S+|\bdoi:\s?\S+|\bhttps?:\s+//\S+|\b10\.\d{4,9}/\S+)", re.IGNORECASE
 )
@@ -89,8 +95,10 @@ def _join_accent(match: re.Match) -> str:
 
 
 def drop_citations(text: str, removed: Removed) -> str:
-    text = _count_sub(_NARRATIVE, lambda m: m.group(1), text, removed, "citations")
-    return _count_sub(_CITATION_LIST, "", text, removed, "citations")
+    """Citations out of one paragraph: narrative years, whole lists, and the halves a break cut."""
+    text = _count_sub(_NARRATIVE, lambda m: m.group(1), text, removed, "citations").replace("et al..", "et al.")
+    text = _count_sub(_CITATION_LIST, "", text, removed, "citations")
+    return _count_sub(_CUT_CITATION, "", text, removed, "citations")
 
 
 def drop_urls(text: str, removed: Removed) -> str:
