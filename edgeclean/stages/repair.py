@@ -34,7 +34,7 @@ _CITATION_LIST = re.compile(rf"\s*\(\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*\)")
 # The halves of a citation that a page break, a column or a figure cut: "... is possible (Bai et al., 2022a;"
 # ends one paragraph, "Cui et al., 2023a; Sun et al., 2024b). For instance" or "(2024g) introduce" starts the next.
 _CUT_CITATION = re.compile(
-    rf"\s*\(\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*;\s*$|^\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*\)\s*|"
+    rf"\s*\(\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*;\s*$|^\s*{_ITEM}(?:\s*;\s*{_ITEM})*\s*\)[\s.,;]*|"
     rf"^\(\s*{_YEAR}(?:\s*[;,]\s*{_YEAR})*\s*\)\s*"
 )
 _URL = re.compile(  # with the space before it, so "kept at https://x.org." ends "kept at."
