@@ -174,8 +174,8 @@ def removed_examples(rules_text: str, mode_text: str, limit: int) -> list[str]:
 
 
 COLUMNS = (
-    "recall", "body_recall", "body_cw", "refs_left", "ligatures", "invented", "novel3", "repeat8", "noise_left", "gt_recall",
-    "gt_precision",
+    "recall", "body_recall", "body_cw", "refs_left", "ligatures", "invented", "novel3", "repeat8", "noise_left",
+    "gt_recall", "gt_precision",
 )  # fmt: skip
 
 

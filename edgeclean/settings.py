@@ -122,9 +122,7 @@ class CleanSettings:
         Flag(f"Keep what a podcast drops by default, a comma list of: {', '.join(KEEPABLE)}.", show_default=False),
     )
     """Parts dropped by default that this run keeps (references, figures, math, urls), comma-separated."""
-    drop: str = setting(
-        "", Flag(f"Also drop, a comma list of: {', '.join(DROPPABLE)}.", show_default=False)
-    )
+    drop: str = setting("", Flag(f"Also drop, a comma list of: {', '.join(DROPPABLE)}.", show_default=False))
     """Sections kept by default that this run drops (appendix, acknowledgements), comma-separated."""
 
     def __post_init__(self) -> None:

@@ -34,10 +34,10 @@ MORE_BODY = (
 )
 ACKNOWLEDGEMENTS = "We thank the harbour office for opening its archive to us."
 ENTRIES = [
-    "J. Smith, A. Jones, and B. Lee, \"Ferries and bridges,\" Journal of River Transport, vol. 12, pp. 1-20, 2021.",
-    "Y. Kim and A. Rush, \"Night crossings,\" in Proceedings of the Harbour Conference, 2016, pp. 33-41.",
-    "H. Müller-Lüdenscheidt, \"Timetables,\" arXiv preprint arXiv:1901.01234, 2019.",
-    "P. O'Brien, Q. Zhao, and R. Wang, \"Boats at night,\" Transport Press, 2020.",
+    'J. Smith, A. Jones, and B. Lee, "Ferries and bridges," Journal of River Transport, vol. 12, pp. 1-20, 2021.',
+    'Y. Kim and A. Rush, "Night crossings," in Proceedings of the Harbour Conference, 2016, pp. 33-41.',
+    'H. Müller-Lüdenscheidt, "Timetables," arXiv preprint arXiv:1901.01234, 2019.',
+    'P. O\'Brien, Q. Zhao, and R. Wang, "Boats at night," Transport Press, 2020.',
 ]
 APPENDIX = "The appendix lists every timetable between the two wars, route by route and season by season."
 
@@ -114,7 +114,8 @@ def test_each_default_can_be_turned_back_and_sections_dropped_on_request(podcast
 
 
 def test_keep_and_drop_are_checked_spelled_one_way_and_change_the_fingerprint():
-    assert CleanSettings(keep="URLs, references").keep == "references,urls" == CleanSettings(keep="urls,references").keep
+    assert CleanSettings(keep="URLs, references").keep == "references,urls"
+    assert CleanSettings(keep="urls,references").keep == "references,urls"
     with pytest.raises(Exception, match="--keep tables: use a comma list of references, figures, math, urls"):
         CleanSettings(keep="tables")
     with pytest.raises(Exception, match="--drop references"):

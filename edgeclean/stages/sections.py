@@ -56,7 +56,7 @@ def find_sections(pages: Sequence[Page], kinds: set[str]) -> list[Span]:
     """The sections of ``kinds`` to drop, in document order."""
     lines = [(p, i, line.strip()) for p, page in enumerate(pages) for i, line in enumerate(page.text.splitlines())]
     starts = []
-    for position, (p, i, line) in enumerate(lines):
+    for position, (_, _, line) in enumerate(lines):
         kind = heading_kind(line)
         if kind == "references" and not _entries_follow([text for _, _, text in lines[position + 1 :]]):
             continue

@@ -62,7 +62,7 @@ def _summary(checkpoint: Checkpoint, summary: RunSummary) -> Html:
 
 
 def describe_removed(removed: dict) -> str:
-    """"references 1,873 (93,120 characters); urls 12 (540 characters)": items and characters per rule."""
+    """ "references 1,873 (93,120 characters); urls 12 (540 characters)": items and characters per rule."""
     rules = sorted(name for name in removed if not name.endswith(" chars"))
     return "; ".join(f"{rule} {removed[rule]:,} ({removed.get(rule + ' chars', 0):,} characters)" for rule in rules)
 
