@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from ...errors import ModelError
 from ..protocol import Completion, failed_completion
+from .lookup import Lookup
 
 CONTEXT_ROUNDING = 256  # llama.cpp pads the attended cells to 256 anyway
 
@@ -54,6 +55,10 @@ class _Slot:
     started: float = 0.0
     first_token_at: float = 0.0
     sampler: object = None
+    lookup: Lookup | None = None
+    """Where this answer's drafts come from; None when it takes none (sampling, a mask, drafting off)."""
+    draft: list[int] = field(default_factory=list)
+    """Tokens decoded after ``next_token`` in the latest step, not yet confirmed by greedy decoding."""
 
     @property
     def busy(self) -> bool:
@@ -68,7 +73,7 @@ class _Slot:
 class BatchEngine:
     """One llama.cpp context with ``parallel`` slots of ``n_ctx_per_seq`` tokens each, on an already loaded model."""
 
-    def __init__(self, llama, *, parallel: int, n_ctx_per_seq: int, threads: int):
+    def __init__(self, llama, *, parallel: int, n_ctx_per_seq: int, threads: int, draft: int = 0):
         import llama_cpp
 
         self._lib = llama_cpp
@@ -98,6 +103,12 @@ class BatchEngine:
         self._greedy = llama_cpp.llama_sampler_init_greedy()
         self._piece = ctypes.create_string_buffer(256)
         self._prefixes: dict[tuple[int, ...], bytes] = {}
+        self.draft = draft
+        self.prompts_together = False
+        """Evaluate the prompts of the slots filled at once in one decode (measured by bench/lookup.py arm p)."""
+        """Most draft tokens verified beside a greedy answer's next token in one decode (0: plain decoding)."""
+        self.drafts = self.drafted = self.accepted = 0
+        """Drafts tried, their tokens decoded and those greedy decoding confirmed, over this engine's life."""
 
     def add_prefix(self, tokens: list[int]) -> None:
         """Evaluate ``tokens`` once and keep their KV cells for every later prompt that starts with them."""
@@ -124,6 +135,8 @@ class BatchEngine:
         slots = [_Slot(seq) for seq in range(min(parallel or self.parallel, self.parallel))]
         try:
             while True:
+                if self.prompts_together:
+                    yield from self._start_together(slots, take)
                 for slot in slots:
                     while not slot.busy and (waiting := take()) is not None:
                         if (done := self._start_contained(slot, *waiting)) is not None:
@@ -131,19 +144,51 @@ class BatchEngine:
                 active = [slot for slot in slots if slot.busy]
                 if not active:
                     return
+                entries, rows = self._step_entries(active)
                 try:
-                    self.decode([(slot.next_token, slot.position, slot.seq, True) for slot in active])
+                    self.decode(entries)
                 except ModelError as error:  # every sequence in the step fails; the next asks still run
                     for slot in active:
                         yield self._fail(slot, str(error))
                     continue
-                for row, slot in enumerate(active):
-                    if (done := self._advance(slot, row)) is not None:
+                for row, slot in zip(rows, active, strict=True):
+                    if (done := self._advance_drafted(slot, row)) is not None:
                         yield done
         finally:
             for slot in slots:
                 self._free_sampler(slot)
             self._clear_slots()
+
+    def _step_entries(self, active: list[_Slot]) -> tuple[list[tuple[int, int, int, bool]], list[int]]:
+        """One decode step: each slot's next token, then its draft; and the row where each slot's tokens start."""
+        entries, rows = [], []
+        for slot in active:
+            if slot.lookup is not None:
+                room = min(slot.limit - len(slot.pieces), self.n_ctx_per_seq - slot.position) - 1
+                slot.draft = slot.lookup.draft(max(0, min(self.draft, room)))
+            rows.append(len(entries))
+            entries.append((slot.next_token, slot.position, slot.seq, True))
+            entries += [(token, slot.position + 1 + i, slot.seq, True) for i, token in enumerate(slot.draft)]
+        return entries, rows
+
+    def _advance_drafted(self, slot: _Slot, row: int) -> tuple[Hashable, Completion] | None:
+        """Sample row by row while greedy decoding picks the drafted token; drop the cells of the rest."""
+        draft, slot.draft = slot.draft, []
+        for i in range(len(draft) + 1):
+            if (done := self._advance(slot, row + i)) is not None:
+                self._count_draft(len(draft), i)
+                return done
+            if i == len(draft) or slot.next_token != draft[i]:
+                break
+        self._count_draft(len(draft), i)
+        if i < len(draft):  # cells from the first rejected token on hold a future that did not happen
+            self._lib.llama_memory_seq_rm(self._memory, slot.seq, slot.position, -1)
+        return None
+
+    def _count_draft(self, drafted: int, accepted: int) -> None:
+        self.drafts += drafted > 0
+        self.drafted += drafted
+        self.accepted += accepted
 
     def _start_contained(self, slot: _Slot, key: Hashable, request: Request) -> tuple[Hashable, Completion] | None:
         """Start a request; one that cannot start (too long, a failed decode) ends at once as a failed completion."""
@@ -167,6 +212,13 @@ class BatchEngine:
         splits a mixed batch into micro-batches by its neighbours, so a prompt's tokens meet kernels that round
         differently. Decode steps hold exactly one token per sequence, as a single sequence's steps do.
         """
+        entries = self._begin(slot, key, request)
+        self.decode(entries)
+        slot.first_token_at = time.perf_counter()
+        return self._advance(slot, len(entries) - 1)
+
+    def _begin(self, slot: _Slot, key: Hashable, request: Request) -> list[tuple[int, int, int, bool]]:
+        """Take a request into a slot, its saved prefix restored; return the prompt entries still to decode."""
         room = self.n_ctx_per_seq - len(request.tokens)
         if room < 1:
             raise ModelError(f"a prompt of {len(request.tokens)} tokens does not fit {self.n_ctx_per_seq} tokens")
@@ -174,10 +226,35 @@ class BatchEngine:
         slot.key, slot.request, slot.pieces = key, request, []
         slot.limit, slot.started = min(request.max_tokens, room), time.perf_counter()
         slot.sampler = self._sampler(request)
+        drafts = self.draft > 0 and request.temperature == 0 and request.allowed is None
+        slot.lookup = Lookup(request.tokens) if drafts else None
         rest = request.tokens[shared:]
-        self.decode([(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)])
-        slot.first_token_at = time.perf_counter()
-        return self._advance(slot, len(rest) - 1)
+        return [(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)]
+
+    def _start_together(self, slots: list[_Slot], take) -> Iterator[tuple[Hashable, Completion]]:
+        """Fill every free slot, then evaluate all their prompts in one decode."""
+        entries, rows, started = [], [], []
+        for slot in slots:
+            if not slot.busy and (waiting := take()) is not None:
+                try:
+                    entries += self._begin(slot, *waiting)
+                except ModelError as error:
+                    yield waiting[0], failed_completion(str(error), len(waiting[1].tokens))
+                    continue
+                rows.append(len(entries) - 1)
+                started.append(slot)
+        if not started:
+            return
+        try:
+            self.decode(entries)
+        except ModelError as error:
+            for slot in started:
+                yield self._fail(slot, str(error))
+            return
+        for slot, row in zip(started, rows, strict=True):
+            slot.first_token_at = time.perf_counter()
+            if (done := self._advance(slot, row)) is not None:
+                yield done
 
     def _restore_prefix(self, seq: int, tokens: list[int]) -> int:
         """Put the longest saved prefix of ``tokens`` into ``seq``'s cells; return how many tokens it covers."""
@@ -215,6 +292,8 @@ class BatchEngine:
         if self._lib.llama_vocab_is_eog(self._vocab, token):
             return self._finish(slot, "stop")
         slot.pieces.append(self._token_bytes(token))
+        if slot.lookup is not None:
+            slot.lookup.append(token)
         if len(slot.pieces) >= slot.limit:
             return self._finish(slot, "length")
         slot.next_token = token
@@ -243,7 +322,7 @@ class BatchEngine:
     def _release(self, slot: _Slot) -> None:
         self._lib.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
         self._free_sampler(slot)
-        slot.request, slot.next_token = None, -1
+        slot.request, slot.next_token, slot.lookup, slot.draft = None, -1, None, []
 
     def _free_sampler(self, slot: _Slot) -> None:
         if slot.sampler is not None:

@@ -1,0 +1,40 @@
+"""Copy-aware drafts: a rewrite repeats most of its chunk, so the chunk itself predicts the next tokens.
+
+After each answer token, the answer's last n tokens (n from ``NGRAM`` down to ``MIN_NGRAM``: the longest
+match first) are looked up among everything the sequence has seen, prompt and answer; the tokens that followed
+their latest earlier occurrence are the draft. The engine evaluates the draft in the same decode as the next
+token and keeps the longest prefix that greedy decoding itself chose, so the answer is the one plain decoding
+gives, provided one row of a decode does not round differently with other rows beside it (see engine.py).
+"""
+
+from __future__ import annotations
+
+NGRAM = 3
+MIN_NGRAM = 2
+"""A single repeated token predicts badly (measured: see bench/lookup.py), and a wrong draft costs a row."""
+
+
+class Lookup:
+    """The n-grams a sequence has seen, each mapped to where its latest occurrence was followed."""
+
+    def __init__(self, tokens: list[int]):
+        self.history: list[int] = []
+        self._after: dict[tuple[int, ...], int] = {}
+        for token in tokens:
+            self.append(token)
+
+    def append(self, token: int) -> None:
+        """Add a token; the n-grams ending just before it now have a follower."""
+        history, end = self.history, len(self.history)
+        for n in range(MIN_NGRAM, NGRAM + 1):
+            if end >= n:
+                self._after[tuple(history[end - n : end])] = end
+        history.append(token)
+
+    def draft(self, width: int) -> list[int]:
+        """Up to ``width`` tokens that followed the longest earlier match of the history's last n-gram."""
+        history = self.history
+        for n in range(NGRAM, MIN_NGRAM - 1, -1):
+            if len(history) >= n and (start := self._after.get(tuple(history[-n:]))) is not None:
+                return history[start : start + width]
+        return []
