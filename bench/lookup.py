@@ -4,9 +4,9 @@
     python -m bench.lookup --pdf tests/fixtures/paper.pdf --pages 1-3 --arms a1,l1   # no corpus needed
 
 Arms (each in its own child process, loading not timed; --rounds alternates them):
-  b   the naive loop: one create_chat_completion per chunk (bench.speed's arm b)
-  d   the bare loop: one sequence, prompt then single-token greedy decodes (bench.speed's arm d)
   a1  edgeclean's rewrite decode, one chunk at a time, plain decoding
+  d   the bare loop: one sequence, prompt then single-token greedy decodes of a1's answer lengths (bench.speed's d)
+  b   the naive loop: one create_chat_completion per chunk (bench.speed's arm b)
   a   the same, K at a time
   l1  a1 with drafts of up to --draft tokens copied from the chunk, verified in one decode
   l   a with drafts
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench.speed import DEFAULT_CORPUS, KD_SURVEY, MODEL, ROOT, _report, arm_bare, arm_naive, prepare
 
-ARMS = ("b", "d", "a1", "a", "l1", "l", "p")
+ARMS = ("a1", "d", "b", "a", "l1", "l", "p")  # a1 first: d decodes a1's answer lengths
 
 
 def arm_engine(job: dict, parallel: int, draft: int, together: bool = False) -> dict:
@@ -58,7 +58,9 @@ def _child(arm: str, job_path: Path, counts: list[int] | None) -> dict:
     command = [sys.executable, "-m", "bench.lookup", "--child", arm, "--job", str(job_path)]
     if counts is not None:
         command += ["--counts", ",".join(map(str, counts))]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     if done.returncode != 0:
         return {"skipped": f"failed: {done.stderr.strip().splitlines()[-1:]}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -73,8 +75,8 @@ def _table(runs: dict[str, list[dict]]) -> str:
         drafts = ""
         if r.get("drafts"):
             drafts = (
-                f"{r['drafts']} drafts, {r['accepted'] / r['drafts']:.2f} accepted per draft, "
-                f"{r['accepted'] / r['drafted']:.0%} of {r['drafted']} drafted tokens kept"
+                f"{r['drafts']} drafting steps, {r['accepted'] / r['drafts']:.2f} draft tokens accepted per step, "
+                f"{r['accepted'] / r['drafted']:.0%} of {r['drafted']} draft rows kept"
             )
         lines.append(
             f"{arm:4} {r['wall']:8.1f} {r['answer_tokens'] / r['wall']:13.1f} {r['answer_tokens']:11d} {speed} "
@@ -82,7 +84,12 @@ def _table(runs: dict[str, list[dict]]) -> str:
         )
         if "texts" in r and "a1" in best and r["texts"] != best["a1"]["texts"]:
             lines.append("     " + _first_difference(best["a1"]["texts"], r["texts"]))
-    lines.append("walls per round: " + "; ".join(f"{a}=" + ",".join(f"{r.get('wall', 0):.1f}" for r in rs) for a, rs in runs.items()))
+    if "l" in best and "l1" in best:
+        lines.append(f"l answers identical to l1's (drafts at K and at 1): {best['l']['texts'] == best['l1']['texts']}")
+    lines.append(
+        "walls per round: "
+        + "; ".join(f"{a}=" + ",".join(f"{r.get('wall', 0):.1f}" for r in rs) for a, rs in runs.items())
+    )
     for arm, rs in runs.items():
         lines += [f"{arm}: {r['skipped']}" for r in rs if "skipped" in r]
     return "\n".join(lines)
@@ -92,7 +99,9 @@ def _first_difference(expected: list[str], got: list[str]) -> str:
     for chunk, (x, y) in enumerate(zip(expected, got, strict=True)):
         if x != y:
             at = next((i for i, (u, v) in enumerate(zip(x, y, strict=False)) if u != v), min(len(x), len(y)))
-            return f"chunk {chunk} differs from a1 at character {at}: {x[at - 30 : at + 20]!r} vs {y[at - 30 : at + 20]!r}"
+            return (
+                f"chunk {chunk} differs from a1 at character {at}: {x[at - 30 : at + 20]!r} vs {y[at - 30 : at + 20]!r}"
+            )
     return ""
 
 
@@ -133,8 +142,12 @@ def main() -> None:
     job = prepare(args)
     job["draft"] = args.draft
     arms = [arm for arm in ARMS if arm in args.arms.split(",")]
-    print(f"{len(job['texts'])} chunks, limits {job['limits']}, K={args.parallel}, draft {args.draft}, "
-          f"{args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, {Path(args.model).name}", flush=True)
+    print(
+        f"{len(job['texts'])} chunks, limits {job['limits']}, K={args.parallel}, draft {args.draft}, "
+        f"{args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
+        f"{Path(args.model).name}",
+        flush=True,
+    )
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory() as scratch:
         job_path = Path(scratch) / "job.json"

@@ -15,6 +15,15 @@ time, in any order, with or without refilling slots, and equal to the high-level
 it is not (cells of other sequences change the rounding of attention sums; 7 of 8 answers diverged), which
 would make a resumed run differ from an uninterrupted one. GPU kernels that pick a different algorithm by
 batch size may still round differently; that is untested here.
+
+Copy-aware drafts (``draft`` > 0, greedy unmasked answers only, off by default): a rewrite copies most of its
+chunk, so after each token the tokens that followed the latest earlier occurrence of the answer's last n-gram
+(lookup.py) are decoded beside it and kept as far as greedy decoding agrees. It is not free of rounding: a row
+decoded alone in its KV stream (a plain step) and rows decoded with others of the same sequence (a prompt, a
+draft being checked) round differently on the CPU build, measured at up to ~1 logit on SmolLM2-135M, while 2
+and 16 rows agree exactly; so drafted answers differ from plain ones (tiny model: 6 of 8 on the test chunks).
+Every drafting step therefore decodes the same width, in a decode of its own, and drafted answers are the same
+at any K and after a resume (tests/test_lookup.py).
 """
 
 from __future__ import annotations
@@ -173,10 +182,8 @@ class BatchEngine:
     def _step_entries(self, group: list[_Slot]) -> tuple[list[tuple[int, int, int, bool]], list[int]]:
         """Each slot's next token, then its draft; and the row where each slot's tokens start.
 
-        A drafting slot always decodes ``draft`` tokens after its next one, filled up with its next token when
-        the chunk offers fewer: measured on the CPU build, a sequence's row decoded alone in its KV stream rounds
-        differently from one decoded with others of the same sequence (logits off by up to ~1 on SmolLM2; two or
-        sixteen rows agree exactly), so a fixed width keeps answers the same however long the drafts are.
+        A drafting slot always decodes ``draft`` tokens after its next one, filled up with its next token when the
+        chunk offers fewer: a fixed width keeps its rows' rounding, hence its answer, whatever the drafts (see top).
         """
         entries, rows = [], []
         for slot in group:
