@@ -3,15 +3,15 @@
 After each answer token, the answer's last n tokens (n from ``NGRAM`` down to ``MIN_NGRAM``: the longest
 match first) are looked up among everything the sequence has seen, prompt and answer; the tokens that followed
 their latest earlier occurrence are the draft. The engine evaluates the draft in the same decode as the next
-token and keeps the longest prefix that greedy decoding itself chose, so the answer is the one plain decoding
-gives, provided one row of a decode does not round differently with other rows beside it (see engine.py).
+token and keeps the longest prefix that greedy decoding itself chose: a greedy answer, though not byte for byte
+plain decoding's, since rows checked together round differently from single steps (engine.py says how much).
 """
 
 from __future__ import annotations
 
 NGRAM = 3
 MIN_NGRAM = 2
-"""A single repeated token predicts badly (measured: see bench/lookup.py), and a wrong draft costs a row."""
+"""One token alone is a weak match (the usual prompt-lookup choice; not measured here against MIN_NGRAM = 1)."""
 
 
 class Lookup:
