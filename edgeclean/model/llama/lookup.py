@@ -5,6 +5,11 @@ match first) are looked up among everything the sequence has seen, prompt and an
 their latest earlier occurrence are the draft. The engine evaluates the draft in the same decode as the next
 token and keeps the longest prefix that greedy decoding itself chose: a greedy answer, though not byte for byte
 plain decoding's, since rows checked together round differently from single steps (engine.py says how much).
+
+Cost, measured with the 0.5B proxy on 2 threads, one sequence at position 300: a decode of 1 row 37 ms, 2 rows
+86 ms, 4 rows 106 ms, 9 rows 171 ms. A single row takes a path of its own (which is also why it rounds
+differently), so a draft pays for itself only when several of its tokens are kept; hence one fixed, wide width.
+Flash attention does not remove the rounding difference (SmolLM2: logits still off by up to ~1).
 """
 
 from __future__ import annotations
