@@ -86,7 +86,7 @@ class LlamaCppModel:
         sizes = {prefix: self.count_tokens(prefix) for prefix in prefixes}
         own = max((size for prefix, size in sizes.items() if prompt.startswith(prefix)), default=0)
         extra = max(0, max(sizes.values(), default=0) - own)
-        return min(self.n_ctx, longest + extra + CONTEXT_SLACK)
+        return min(self.n_ctx, longest + extra + CONTEXT_SLACK + self.draft)  # drafts decode past the answer
 
     def _answer(
         self, asks: deque[tuple[Hashable, Ask]], *, parallel: int, context: int, prefixes: Sequence[str] = ()

@@ -20,8 +20,8 @@ Copy-aware drafts (``draft`` > 0, greedy unmasked answers only, off by default):
 chunk, so after each token the tokens that followed the latest earlier occurrence of the answer's last n-gram
 (lookup.py) are decoded beside it and kept as far as greedy decoding agrees. It is not free of rounding: a row
 decoded alone in its KV stream (a plain step) and rows decoded with others of the same sequence (a prompt, a
-draft being checked) round differently on the CPU build, measured at up to ~1 logit on SmolLM2-135M, while 2
-and 16 rows agree exactly; so drafted answers differ from plain ones (tiny model: 6 of 8 on the test chunks).
+draft being checked) round differently on the CPU build (up to ~1 logit on SmolLM2-135M; 2 and 16 rows agree
+exactly), so drafted answers may differ from plain ones (SmolLM2: 6 of 8 test chunks; 0.5B proxy: 0 of 8).
 Every drafting step therefore decodes the same width, in a decode of its own, and drafted answers are the same
 at any K and after a resume (tests/test_lookup.py).
 """
@@ -113,9 +113,9 @@ class BatchEngine:
         self._piece = ctypes.create_string_buffer(256)
         self._prefixes: dict[tuple[int, ...], bytes] = {}
         self.draft = draft
-        self.prompts_together = False
-        """Evaluate the prompts of the slots filled at once in one decode (measured by bench/lookup.py arm p)."""
         """Most draft tokens verified beside a greedy answer's next token in one decode (0: plain decoding)."""
+        self.prompts_together = False
+        """Evaluate the prompts of the slots filled at once in one decode: changes answers (bench/lookup.py arm p)."""
         self.drafts = self.drafted = self.accepted = 0
         """Drafts tried, their tokens decoded and those greedy decoding confirmed, over this engine's life."""
 
