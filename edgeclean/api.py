@@ -42,7 +42,11 @@ def load_model(model: str | None, settings: CleanSettings) -> LlamaCppModel:
         )
     threads, _ = RunPlan.threads_for(settings)
     return LlamaCppModel(
-        resolve_model(model), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers, threads=threads
+        resolve_model(model),
+        n_ctx=settings.n_ctx,
+        n_gpu_layers=settings.n_gpu_layers,
+        threads=threads,
+        draft=settings.draft,
     )
 
 

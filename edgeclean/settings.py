@@ -18,6 +18,7 @@ MODES = ("select", "rewrite", "rules")
 KEEPABLE = ("references", "figures", "math", "urls")  # dropped by default, kept with --keep
 DROPPABLE = ("appendix", "acknowledgements")  # kept by default, dropped with --drop
 MAX_PARALLEL = 64
+MAX_DRAFT = 32
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,21 @@ class CleanSettings:
         ),
     )
     """Chunks decoded together in one context; None chooses from the device (see hardware.default_parallel)."""
+    draft: int = setting(
+        0,
+        Flag(
+            "Rewrite mode: guess up to N answer tokens by copying from the chunk and check them in one decode "
+            "(0: off). Off by default: on CPU the checked rows round differently, so some answers differ from "
+            "plain decoding (see bench/lookup.py).",
+            envvar="EDGECLEAN_DRAFT",
+            min=0,
+            max=MAX_DRAFT,
+        ),
+    )
+    """Copy-aware (prompt-lookup) decoding in rewrite mode: most draft tokens per step; 0 decodes plainly.
+
+    It changes answers (engine.py says why), so it is part of the checkpoint fingerprint like any other result field.
+    """
     pages: str | None = setting(None, Flag("Pages to clean, e.g. 1-10,15. [default: all]", show_default=False))
     """Pages to clean, like "1-10,15"; None is all pages."""
     max_chars: int | None = setting(

@@ -25,7 +25,7 @@ _LOADER_CTX = 256
 class LlamaCppModel:
     """A GGUF file loaded by llama.cpp. One instance is not thread-safe; call ``close()`` when done."""
 
-    def __init__(self, path: str | Path, *, n_ctx: int, n_gpu_layers: int = -1, threads: int = 1):
+    def __init__(self, path: str | Path, *, n_ctx: int, n_gpu_layers: int = -1, threads: int = 1, draft: int = 0):
         self.path = Path(path)
         check_gguf(self.path)
         llama_cpp = import_llama_cpp()
@@ -45,6 +45,7 @@ class LlamaCppModel:
         self.name = self.path.name
         self.n_ctx = n_ctx
         self.threads = threads
+        self.draft = draft
         self.device = device_name(llama_cpp, n_gpu_layers)
         self.chat_template = self._llama.metadata.get("tokenizer.chat_template")
         if not self.chat_template:
@@ -86,7 +87,7 @@ class LlamaCppModel:
         sizes = {prefix: self.count_tokens(prefix) for prefix in prefixes}
         own = max((size for prefix, size in sizes.items() if prompt.startswith(prefix)), default=0)
         extra = max(0, max(sizes.values(), default=0) - own)
-        return min(self.n_ctx, longest + extra + CONTEXT_SLACK)
+        return min(self.n_ctx, longest + extra + CONTEXT_SLACK + self.draft)  # drafts decode past the answer
 
     def _answer(
         self, asks: deque[tuple[Hashable, Ask]], *, parallel: int, context: int, prefixes: Sequence[str] = ()
@@ -126,7 +127,9 @@ class LlamaCppModel:
         if engine is not None:
             engine.close()
             self._engine = None
-        self._engine = BatchEngine(self._llama, parallel=parallel, n_ctx_per_seq=context, threads=self.threads)
+        self._engine = BatchEngine(
+            self._llama, parallel=parallel, n_ctx_per_seq=context, threads=self.threads, draft=self.draft
+        )
         return self._engine
 
     def _allowed(self, characters: str):

@@ -15,6 +15,15 @@ time, in any order, with or without refilling slots, and equal to the high-level
 it is not (cells of other sequences change the rounding of attention sums; 7 of 8 answers diverged), which
 would make a resumed run differ from an uninterrupted one. GPU kernels that pick a different algorithm by
 batch size may still round differently; that is untested here.
+
+Copy-aware drafts (``draft`` > 0, greedy unmasked answers only, off by default): a rewrite copies most of its
+chunk, so after each token the tokens that followed the latest earlier occurrence of the answer's last n-gram
+(lookup.py) are decoded beside it and kept as far as greedy decoding agrees. It is not free of rounding: a row
+decoded alone in its KV stream (a plain step) and rows decoded with others of the same sequence (a prompt, a
+draft being checked) round differently on the CPU build (up to ~1 logit on SmolLM2-135M; 2 and 16 rows agree
+exactly), so drafted answers may differ from plain ones (SmolLM2: 6 of 8 test chunks; 0.5B proxy: 0 of 8).
+Every drafting step therefore decodes the same width, in a decode of its own, and drafted answers are the same
+at any K and after a resume (tests/test_lookup.py).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from dataclasses import dataclass, field
 
 from ...errors import ModelError
 from ..protocol import Completion, failed_completion
+from .lookup import Lookup
 
 CONTEXT_ROUNDING = 256  # llama.cpp pads the attended cells to 256 anyway
 
@@ -54,6 +64,10 @@ class _Slot:
     started: float = 0.0
     first_token_at: float = 0.0
     sampler: object = None
+    lookup: Lookup | None = None
+    """Where this answer's drafts come from; None when it takes none (sampling, a mask, drafting off)."""
+    draft: list[int] = field(default_factory=list)
+    """Tokens decoded after ``next_token`` in the latest step, not yet confirmed by greedy decoding."""
 
     @property
     def busy(self) -> bool:
@@ -68,7 +82,7 @@ class _Slot:
 class BatchEngine:
     """One llama.cpp context with ``parallel`` slots of ``n_ctx_per_seq`` tokens each, on an already loaded model."""
 
-    def __init__(self, llama, *, parallel: int, n_ctx_per_seq: int, threads: int):
+    def __init__(self, llama, *, parallel: int, n_ctx_per_seq: int, threads: int, draft: int = 0):
         import llama_cpp
 
         self._lib = llama_cpp
@@ -98,6 +112,12 @@ class BatchEngine:
         self._greedy = llama_cpp.llama_sampler_init_greedy()
         self._piece = ctypes.create_string_buffer(256)
         self._prefixes: dict[tuple[int, ...], bytes] = {}
+        self.draft = draft
+        """Most draft tokens verified beside a greedy answer's next token in one decode (0: plain decoding)."""
+        self.prompts_together = False
+        """Evaluate the prompts of the slots filled at once in one decode: changes answers (bench/lookup.py arm p)."""
+        self.drafts = self.drafted = self.accepted = 0
+        """Drafts tried, their tokens decoded and those greedy decoding confirmed, over this engine's life."""
 
     def add_prefix(self, tokens: list[int]) -> None:
         """Evaluate ``tokens`` once and keep their KV cells for every later prompt that starts with them."""
@@ -124,6 +144,8 @@ class BatchEngine:
         slots = [_Slot(seq) for seq in range(min(parallel or self.parallel, self.parallel))]
         try:
             while True:
+                if self.prompts_together:
+                    yield from self._start_together(slots, take)
                 for slot in slots:
                     while not slot.busy and (waiting := take()) is not None:
                         if (done := self._start_contained(slot, *waiting)) is not None:
@@ -131,19 +153,67 @@ class BatchEngine:
                 active = [slot for slot in slots if slot.busy]
                 if not active:
                     return
-                try:
-                    self.decode([(slot.next_token, slot.position, slot.seq, True) for slot in active])
-                except ModelError as error:  # every sequence in the step fails; the next asks still run
-                    for slot in active:
-                        yield self._fail(slot, str(error))
-                    continue
-                for row, slot in enumerate(active):
-                    if (done := self._advance(slot, row)) is not None:
-                        yield done
+                drafting = [slot for slot in active if slot.lookup is not None]
+                for group in (drafting, [slot for slot in active if slot.lookup is None]):
+                    if group:
+                        yield from self._step(group)
         finally:
             for slot in slots:
                 self._free_sampler(slot)
             self._clear_slots()
+
+    def _step(self, group: list[_Slot]) -> Iterator[tuple[Hashable, Completion]]:
+        """One decode of the group's next tokens (and drafts), then each slot's tokens sampled from it.
+
+        Drafting and plain slots decode apart: in one batch llama.cpp would cut the longer sequences' rows into
+        several micro-batches to even them out, and a row decoded alone for its sequence rounds differently.
+        """
+        entries, rows = self._step_entries(group)
+        try:
+            self.decode(entries)
+        except ModelError as error:  # every sequence in the step fails; the next asks still run
+            for slot in group:
+                yield self._fail(slot, str(error))
+            return
+        for row, slot in zip(rows, group, strict=True):
+            if (done := self._advance_drafted(slot, row)) is not None:
+                yield done
+
+    def _step_entries(self, group: list[_Slot]) -> tuple[list[tuple[int, int, int, bool]], list[int]]:
+        """Each slot's next token, then its draft; and the row where each slot's tokens start.
+
+        A drafting slot always decodes ``draft`` tokens after its next one, filled up with its next token when the
+        chunk offers fewer: a fixed width keeps its rows' rounding, hence its answer, whatever the drafts (see top).
+        """
+        entries, rows = [], []
+        for slot in group:
+            if slot.lookup is not None:
+                width = max(0, min(self.draft, self.n_ctx_per_seq - slot.position - 1))
+                draft = slot.lookup.draft(width)
+                slot.draft = draft + [slot.next_token] * (width - len(draft))
+            rows.append(len(entries))
+            entries.append((slot.next_token, slot.position, slot.seq, True))
+            entries += [(token, slot.position + 1 + i, slot.seq, True) for i, token in enumerate(slot.draft)]
+        return entries, rows
+
+    def _advance_drafted(self, slot: _Slot, row: int) -> tuple[Hashable, Completion] | None:
+        """Sample row by row while greedy decoding picks the drafted token; drop the cells of the rest."""
+        draft, slot.draft = slot.draft, []
+        for i in range(len(draft) + 1):
+            if (done := self._advance(slot, row + i)) is not None:
+                self._count_draft(len(draft), i)
+                return done
+            if i == len(draft) or slot.next_token != draft[i]:
+                break
+        self._count_draft(len(draft), i)
+        if i < len(draft):  # cells from the first rejected token on hold a future that did not happen
+            self._lib.llama_memory_seq_rm(self._memory, slot.seq, slot.position, -1)
+        return None
+
+    def _count_draft(self, drafted: int, accepted: int) -> None:
+        self.drafts += drafted > 0
+        self.drafted += drafted
+        self.accepted += accepted
 
     def _start_contained(self, slot: _Slot, key: Hashable, request: Request) -> tuple[Hashable, Completion] | None:
         """Start a request; one that cannot start (too long, a failed decode) ends at once as a failed completion."""
@@ -167,6 +237,13 @@ class BatchEngine:
         splits a mixed batch into micro-batches by its neighbours, so a prompt's tokens meet kernels that round
         differently. Decode steps hold exactly one token per sequence, as a single sequence's steps do.
         """
+        entries = self._begin(slot, key, request)
+        self.decode(entries)
+        slot.first_token_at = time.perf_counter()
+        return self._advance(slot, len(entries) - 1)
+
+    def _begin(self, slot: _Slot, key: Hashable, request: Request) -> list[tuple[int, int, int, bool]]:
+        """Take a request into a slot, its saved prefix restored; return the prompt entries still to decode."""
         room = self.n_ctx_per_seq - len(request.tokens)
         if room < 1:
             raise ModelError(f"a prompt of {len(request.tokens)} tokens does not fit {self.n_ctx_per_seq} tokens")
@@ -174,10 +251,35 @@ class BatchEngine:
         slot.key, slot.request, slot.pieces = key, request, []
         slot.limit, slot.started = min(request.max_tokens, room), time.perf_counter()
         slot.sampler = self._sampler(request)
+        drafts = self.draft > 0 and request.temperature == 0 and request.allowed is None
+        slot.lookup = Lookup(request.tokens) if drafts else None
         rest = request.tokens[shared:]
-        self.decode([(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)])
-        slot.first_token_at = time.perf_counter()
-        return self._advance(slot, len(rest) - 1)
+        return [(token, shared + i, slot.seq, i == len(rest) - 1) for i, token in enumerate(rest)]
+
+    def _start_together(self, slots: list[_Slot], take) -> Iterator[tuple[Hashable, Completion]]:
+        """Fill every free slot, then evaluate all their prompts in one decode."""
+        entries, rows, started = [], [], []
+        for slot in slots:
+            if not slot.busy and (waiting := take()) is not None:
+                try:
+                    entries += self._begin(slot, *waiting)
+                except ModelError as error:
+                    yield waiting[0], failed_completion(str(error), len(waiting[1].tokens))
+                    continue
+                rows.append(len(entries) - 1)
+                started.append(slot)
+        if not started:
+            return
+        try:
+            self.decode(entries)
+        except ModelError as error:
+            for slot in started:
+                yield self._fail(slot, str(error))
+            return
+        for slot, row in zip(started, rows, strict=True):
+            slot.first_token_at = time.perf_counter()
+            if (done := self._advance(slot, row)) is not None:
+                yield done
 
     def _restore_prefix(self, seq: int, tokens: list[int]) -> int:
         """Put the longest saved prefix of ``tokens`` into ``seq``'s cells; return how many tokens it covers."""
@@ -215,6 +317,8 @@ class BatchEngine:
         if self._lib.llama_vocab_is_eog(self._vocab, token):
             return self._finish(slot, "stop")
         slot.pieces.append(self._token_bytes(token))
+        if slot.lookup is not None:
+            slot.lookup.append(token)
         if len(slot.pieces) >= slot.limit:
             return self._finish(slot, "length")
         slot.next_token = token
@@ -243,7 +347,7 @@ class BatchEngine:
     def _release(self, slot: _Slot) -> None:
         self._lib.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
         self._free_sampler(slot)
-        slot.request, slot.next_token = None, -1
+        slot.request, slot.next_token, slot.lookup, slot.draft = None, -1, None, []
 
     def _free_sampler(self, slot: _Slot) -> None:
         if slot.sampler is not None:
