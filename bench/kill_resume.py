@@ -26,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PDF = ROOT / "tests" / "fixtures" / "paper.pdf"  # generated, committed: no corpus needed
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-ARGS = ["--pages", "1-2", "--chunk-tokens", "80", "--threads", "2"]  # two pages: enough chunks left after a signal
+# Two pages, rewrite mode: every chunk goes to the model (select asks only about chunks with debris, and the
+# fixture's are few), so a run lasts long enough to be killed at each kind of moment.
+ARGS = ["--pages", "1-2", "--chunk-tokens", "80", "--threads", "2", "--mode", "rewrite"]
 KILLED_PARALLEL = 8  # the killed runs decode 8 chunks at once; the reference run decodes one at a time
 MOMENTS = ("model-load", "mid-chunk", "after-fsync")
 
