@@ -78,7 +78,9 @@ def run_arm(model: str, setting: str, busy: bool, cores: int, tokens: int, cap: 
     )
     load = spinners(cores) if busy else []
     try:
-        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        )
     finally:
         for process in load:
             process.kill()
@@ -102,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             for busy in (False, True):
                 result = run_arm(args.model, name, busy, args.cores, args.tokens, args.cap)
                 rates.setdefault((name, busy), []).append(result["tok_s"])
-                print(f"round {round_number + 1} {name:>18} {'busy ' if busy else 'quiet'} {json.dumps(result)}", flush=True)
+                print(
+                    f"round {round_number + 1} {name:>18} {'busy ' if busy else 'quiet'} {json.dumps(result)}",
+                    flush=True,
+                )
     print(f"\nmodel {Path(args.model).name}, {args.cores} cores; median answer tok/s over {args.rounds} rounds")
     print("| setting | threads | quiet tok/s | busy tok/s | busy/quiet |\n|---|---|---|---|---|")
     for name in names:

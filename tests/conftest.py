@@ -135,3 +135,18 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subpro
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(scope="module")
+def prompts(tiny_model):
+    """Rewrite prompts of the fixture paper's first six 150-token chunks: the engine tests' shared input."""
+    from edgeclean.stages.chunk import chunk_pages
+    from edgeclean.stages.extract import PdfDocument
+    from edgeclean.stages.model_pass import rewrite_prompt
+
+    document = PdfDocument(PAPER)
+    try:
+        chunks = list(chunk_pages(document.pages([1, 2, 3]), tiny_model.count_tokens, 150))[:6]
+    finally:
+        document.close()
+    return [rewrite_prompt(tiny_model, chunk.text) for chunk in chunks]

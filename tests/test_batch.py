@@ -6,25 +6,11 @@ import pytest
 
 from edgeclean.model.protocol import Ask
 from edgeclean.settings import CleanSettings
-from edgeclean.stages.chunk import chunk_pages
-from edgeclean.stages.extract import PdfDocument
 from edgeclean.stages.model_pass import SELECT_ANSWER, prompt_prefixes, rewrite_prompt
-
-from .conftest import PAPER
 
 pytestmark = pytest.mark.model
 
 LIMIT = 64
-
-
-@pytest.fixture(scope="module")
-def prompts(tiny_model):
-    document = PdfDocument(PAPER)
-    try:
-        chunks = list(chunk_pages(document.pages([1, 2, 3]), tiny_model.count_tokens, 150))[:6]
-    finally:
-        document.close()
-    return [rewrite_prompt(tiny_model, chunk.text) for chunk in chunks]
 
 
 @pytest.fixture(scope="module")

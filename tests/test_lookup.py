@@ -8,11 +8,7 @@ from edgeclean.model.llama.adapter import LlamaCppModel
 from edgeclean.model.llama.lookup import Lookup
 from edgeclean.model.protocol import Ask
 from edgeclean.settings import CleanSettings
-from edgeclean.stages.chunk import chunk_pages
-from edgeclean.stages.extract import PdfDocument
-from edgeclean.stages.model_pass import SELECT_ANSWER, prompt_prefixes, rewrite_prompt
-
-from .conftest import PAPER
+from edgeclean.stages.model_pass import SELECT_ANSWER, prompt_prefixes
 
 LIMIT = 96
 
@@ -28,16 +24,6 @@ def test_a_draft_follows_the_longest_latest_match():
     lookup.append(4)
     assert lookup.draft(2) == [6, 3]  # "6 3 4" is new; of the three "3 4" the latest, at 11..12, was followed by 6
     assert lookup.draft(0) == []
-
-
-@pytest.fixture(scope="module")
-def prompts(tiny_model):
-    document = PdfDocument(PAPER)
-    try:
-        chunks = list(chunk_pages(document.pages([1, 2, 3]), tiny_model.count_tokens, 150))[:6]
-    finally:
-        document.close()
-    return [rewrite_prompt(tiny_model, chunk.text) for chunk in chunks]
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,15 @@ def test_the_candidate_view_numbers_what_could_be_dropped_among_unnumbered_neigh
     paragraphs = [prose[:3], ["DirectionofKD ① ②"], prose[3:], ["StudentModel Llama"]]
     view = candidate_view(paragraphs)
     assert view.numbers == [4, 8]
-    assert view.text.splitlines() == ["…", prose[2], "1: DirectionofKD ① ②", prose[3], "…", prose[5], "2: StudentModel Llama"]
+    assert view.text.splitlines() == [
+        "…",
+        prose[2],
+        "1: DirectionofKD ① ②",
+        prose[3],
+        "…",
+        prose[5],
+        "2: StudentModel Llama",
+    ]
     assert view.sentences_named({2, 3, 0}) == {8}
     assert len(view.text) <= len(numbered_sentences("\n\n".join(" ".join(p) for p in paragraphs)))
     assert candidate_view([prose]).numbers == [] and candidate_view([prose]).text == ""
