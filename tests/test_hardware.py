@@ -59,5 +59,5 @@ def test_doctor_says_which_openmp_wait_is_in_force():
         command = [sys.executable, "-m", "edgeclean", "doctor"]
         return subprocess.run(command, capture_output=True, text=True, env=env | extra, timeout=120).stdout
 
-    assert "openmp wait      GOMP_SPINCOUNT=10000 (edgeclean's default" in doctor({})
+    assert "openmp wait      GOMP_SPINCOUNT=1000 (edgeclean's default" in doctor({})
     assert "openmp wait      OMP_WAIT_POLICY=PASSIVE (set in the environment)" in doctor({"OMP_WAIT_POLICY": "PASSIVE"})

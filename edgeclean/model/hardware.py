@@ -74,10 +74,11 @@ def default_parallel(device: str, mode: str) -> tuple[int, str]:
 # OpenMP (llama.cpp's CPU threads) makes a thread that finished its share of a step spin, waiting for the next
 # one. On an idle machine that saves a wake-up per step; beside other busy processes the spinning threads steal
 # the cores the working ones need. Measured with bench/load.py (0.5B model, 2 threads, 2 cores, 128 answer tokens,
-# "busy" = one spinning process per core): libgomp's default spin gave 43 tok/s quiet and 7 busy; PASSIVE (no spin)
-# 28 and 19; GOMP_SPINCOUNT=10000 45 and 19: a short spin keeps the quiet speed and loses no more than PASSIVE
-# under load. Applied only where the user set neither variable, before llama.cpp (and so libgomp) loads.
-OPENMP_SPIN_COUNT = "10000"
+# "busy" = one spinning process per core), three runs: libgomp's default spin gave 42-45 tok/s quiet and 8-13
+# busy; PASSIVE (no spin) 25-27 and 18-21; GOMP_SPINCOUNT=1000 40-46 and 20 every time; 10000 swung from 6 to 19
+# busy. A short spin keeps the quiet speed and, under load, about half of it (the most 2 threads sharing 2 cores
+# with 2 other processes can get). Applied only where the user set neither variable, before llama.cpp loads.
+OPENMP_SPIN_COUNT = "1000"
 OPENMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
