@@ -90,7 +90,7 @@ class CleaningRun:
         """What each rule removed before the model saw the text (references, citations, figures, ...)."""
         fingerprint = self.plan.fingerprint(self.pdf, self.model, to_stdout=self.paths.to_stdout)
         sources = [text_sha256(chunk.text) for chunk in self.chunks]
-        notes = {"rules_removed": dict(self.removed)}
+        notes = {"rules_removed": dict(self.removed), "rules_removed_examples": self.removed.examples}
         self.checkpoint = open_checkpoint(self.paths, fingerprint, sources, restart=restart, notes=notes)
         self.done_at_start = len(self.checkpoint.results)
 

@@ -1,3 +1,4 @@
+import html
 import re
 import struct
 
@@ -40,6 +41,20 @@ def test_report_shows_every_chunk_collapsed_with_its_diff(finished_run, tmp_path
     assert "<del>" in page and "<ins>invented</ins>" in page
     assert "recording-model" in page and "CPU" in page
     assert not re.search(r"(src|href)=\"https?:", page), "self-contained: no external assets"
+
+
+def test_report_strikes_through_what_the_rules_removed_and_escapes_it(tmp_path):
+    run = CleaningRun(PAPER, None, CleanSettings(mode="rules"), output="out.txt")
+    list(run.results())
+    run.finish()
+    page = write_report(run.checkpoint_path, tmp_path / "report.html").read_text()
+    removed = page.split('<details class="removed">', 1)[1].split("</details>", 1)[0]
+    assert "<li><b>citations</b>: <del>(Touvron et al., 2023; Groeneveld et al., 2024)</del>" in removed
+    assert "<del>https://example.org/edgeclean-paper</del>" in removed
+    assert "<b>references</b>: <del>" in removed and "<b>math</b>: <del>L_KD = α" in removed
+    output = run.output.read_text()
+    struck = [html.unescape(span) for span in re.findall(r"<del>([^<]*)</del>", removed)]
+    assert all(span not in output for span in struck if len(span) > 20), "struck spans are gone from the output"
 
 
 def test_report_of_an_interrupted_run(tmp_path):

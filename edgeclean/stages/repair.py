@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 
 # Only these blocks are folded with NFKC: Latin and Armenian ligatures (ﬁ, ﬂ, ﬀ …), Hebrew and Arabic
 # presentation forms (the same letters in a contextual shape, which pypdf emits for some Arabic fonts). NFKC
@@ -65,13 +66,29 @@ def rejoin_split_words(text: str, counts: Counter) -> str:
     return _SPACED_PAIR.sub(join, text)
 
 
-class Removed(Counter):
-    """What each rule removed: items under the rule's name, characters under ``name + " chars"``."""
+# The report shows this many removed spans per rule, struck through: enough to judge a rule, not the whole list.
+EXAMPLES_PER_RULE = 12
+EXAMPLE_CHARS = 240
 
-    def add(self, rule: str, items: int, chars: int) -> None:
+
+class Removed(Counter):
+    """What each rule removed: items under the rule's name, characters under ``name + " chars"``; and the first
+    few removed spans of each rule in ``examples``, for the report."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.examples: dict[str, list[str]] = {}
+
+    def add(self, rule: str, items: int, chars: int, spans: Iterable[str] = ()) -> None:
         if items:
             self[rule] += items
             self[f"{rule} chars"] += chars
+        kept = self.examples.setdefault(rule, []) if items else []
+        for span in spans:
+            if len(kept) >= EXAMPLES_PER_RULE:
+                break
+            if span.strip():
+                kept.append(span.strip()[:EXAMPLE_CHARS])
 
     def describe(self) -> str:
         """One line: "citations 412 (9,876 characters); references 1,873 (93,120 characters)"; lines for
@@ -110,6 +127,7 @@ def drop_urls(text: str, removed: Removed) -> str:
 
 
 def _count_sub(pattern: re.Pattern, replacement, text: str, removed: Removed, rule: str) -> str:
+    spans = [match.group(0) for match in pattern.finditer(text)]
     new, count = pattern.subn(replacement, text)
-    removed.add(rule, count, len(text) - len(new))
+    removed.add(rule, count, len(text) - len(new), spans)
     return new

@@ -114,7 +114,7 @@ class PageRules:
         paragraphs = [_SPACES.sub(" ", paragraph).strip() for paragraph in paragraphs]
         # A paragraph with no letter left (an axis tick, "① ②", the "2." of a footnote whose URL went) is debris.
         letterless = [paragraph for paragraph in paragraphs if paragraph and not _LETTER.search(paragraph)]
-        self.removed.add("letterless lines", len(letterless), sum(map(len, letterless)))
+        self.removed.add("letterless lines", len(letterless), sum(map(len, letterless)), letterless)
         return "\n\n".join(paragraph for paragraph in paragraphs if _LETTER.search(paragraph))
 
     def _drop_sections(self, lines: list[str], number: int | None) -> list[str]:
@@ -123,7 +123,7 @@ class PageRules:
         marked.update(self.sections.get(number, {}) if number is not None else {})
         for i, kind in marked.items():
             if i < len(lines):  # a page cut short by --max-chars has fewer lines than when it was found
-                self.removed.add(kind, 1, len(lines[i]))
+                self.removed.add(kind, 1, len(lines[i]), [lines[i]])
         return [line for i, line in enumerate(lines) if i not in marked]
 
     def _debris(self, lines: list[str], number: int | None) -> dict[int, str]:
@@ -137,9 +137,11 @@ class PageRules:
     def _drop_citations(self, paragraph: str) -> str:
         paragraph = drop_citations(paragraph, self.removed)
         before = len(paragraph)
+        spans = [m.group(0) for m in _AUTHOR_YEAR.finditer(paragraph)]
         paragraph, count = _AUTHOR_YEAR.subn("", paragraph)
+        spans += [m.group(0) for m in _NUMERIC_REF.finditer(paragraph)]
         paragraph, numeric = _NUMERIC_REF.subn("", paragraph)
-        self.removed.add("citations", count + numeric, before - len(paragraph))
+        self.removed.add("citations", count + numeric, before - len(paragraph), spans)
         return paragraph
 
     def _drop_edges(self, lines: list[str]) -> list[str]:

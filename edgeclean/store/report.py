@@ -35,10 +35,12 @@ def fill(template: str, **values) -> Html:
 def render_report(checkpoint: Checkpoint, checkpoint_path: Path) -> str:
     summary = checkpoint.summary()
     sections = Html("\n".join(_chunk_section(result) for result in summary.results))
+    removed = _removed_section(checkpoint.header.get("rules_removed_examples", {}))
     return fill(
         PAGE,
         title=run_name(checkpoint_path),
         summary=_summary(checkpoint, summary),
+        removed=removed,
         sections=sections or Html("<p>No chunk has been cleaned yet.</p>"),
     )
 
@@ -65,6 +67,22 @@ def describe_removed(removed: dict) -> str:
     """ "references 1,873 (93,120 characters); urls 12 (540 characters)": items and characters per rule."""
     rules = sorted(name for name in removed if not name.endswith(" chars"))
     return "; ".join(f"{rule} {removed[rule]:,} ({removed.get(rule + ' chars', 0):,} characters)" for rule in rules)
+
+
+def _removed_section(examples: dict) -> Html:
+    """The first spans each rule removed before any chunk was cut, struck through, so a rule can be judged."""
+    rules = [(rule, spans) for rule, spans in sorted(examples.items()) if spans]
+    if not rules:
+        return Html("")
+    items = (
+        fill(
+            "<li><b>{rule}</b>: {spans}</li>",
+            rule=rule,
+            spans=Html(" · ".join(fill("<del>{span}</del>", span=span) for span in spans)),
+        )
+        for rule, spans in rules
+    )
+    return fill(REMOVED, items=Html("\n".join(items)))
 
 
 def _decision_text(result: ChunkResult) -> str:
@@ -145,6 +163,7 @@ body.only-intervened details[data-flag=kept] {{ display: none; }}
 <table class="summary">
 {summary}
 </table>
+{removed}
 <div class="controls">
 <label><input type="checkbox" id="only-intervened"> only chunks where the guard intervened</label>
 <button type="button" id="expand">expand all</button>
@@ -174,6 +193,12 @@ body.only-intervened details[data-flag=kept] {{ display: none; }}
 </script>
 </body></html>
 """
+
+REMOVED = """<details class="removed">
+<summary>removed by the rules before chunking (the first spans of each rule)</summary>
+<ul>
+{items}
+</ul></details>"""
 
 CHUNK = """<details class="chunk" data-flag="{flag}" id="chunk-{index}">
 <summary>chunk {index} · pages {pages} · <span class="decision">{decision}</span>
