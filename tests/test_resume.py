@@ -33,7 +33,7 @@ def test_signal_saves_progress_says_how_to_resume_and_resume_matches(reference, 
     child = _Child(clean_command(output), tmp_path)
     assert child.wait_for_line("2/", timeout=120)  # "2/9 done, chunk 4 (pages ...)": chunks finish out of order
     os.kill(child._process.pid, signum)
-    assert child.wait() == code
+    assert child.wait() == code, child.stderr_text()
     message = child.stderr_text()
     assert "finished chunks are saved. To resume, run: edgeclean clean" in message
     assert "Traceback" not in message

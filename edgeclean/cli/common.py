@@ -54,7 +54,8 @@ def exit_code(error: EdgecleanError) -> int:
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn known failures and signals into one line on stderr and an exit code; no tracebacks."""
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    _signalled.clear()
+    previous = {signum: signal.signal(signum, _raise_signalled) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     except EdgecleanError as error:
@@ -73,7 +74,8 @@ def user_errors() -> Iterator[None]:
         error_line(f"unexpected {detail} (set EDGECLEAN_DEBUG=1 for details)")
         raise typer.Exit(EXIT_FAILURE) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def error_line(message: str) -> None:
@@ -86,8 +88,21 @@ class _Terminated(BaseException):
     """SIGTERM, raised where Python next runs so the loop unwinds like Ctrl-C."""
 
 
-def _raise_terminated(signum: int, frame) -> None:
-    raise _Terminated()
+# Signals received during this command. Python ignores (only prints) an exception raised inside a finalizer, so a
+# Ctrl-C that lands while a finished chunk's generator or a ctypes object is being collected would be lost and
+# the run would go on to the end; the run's loop calls raise_if_signalled after each chunk to raise it again.
+_signalled: list[int] = []
+
+
+def _raise_signalled(signum: int, frame) -> None:
+    _signalled.append(signum)
+    raise_if_signalled()
+
+
+def raise_if_signalled() -> None:
+    """Raise KeyboardInterrupt (SIGINT) or the SIGTERM exception if either arrived during this command."""
+    if _signalled:
+        raise KeyboardInterrupt() if _signalled[-1] == signal.SIGINT else _Terminated()
 
 
 def configure_logging(verbose: int) -> None:

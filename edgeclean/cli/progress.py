@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..jobs import JobOutcome, Watcher
 from ..paths import STDOUT
+from .common import raise_if_signalled
 
 
 class ConsoleWatcher(Watcher):
@@ -41,8 +42,15 @@ class ConsoleWatcher(Watcher):
                 f"resumed: {run.done_at_start}/{len(run.chunks)} chunks were already cleaned in {run.checkpoint_path}"
             )
 
+    @contextlib.contextmanager
     def cleaning(self, run):
-        return self._live_bar(run) if self.console.is_terminal else self._chunk_lines(run)
+        with self._live_bar(run) if self.console.is_terminal else self._chunk_lines(run) as show:
+
+            def each(result) -> None:
+                show(result)
+                raise_if_signalled()  # a Ctrl-C Python swallowed in a finalizer still stops the run here
+
+            yield each
 
     @contextlib.contextmanager
     def _live_bar(self, run) -> Iterator:
