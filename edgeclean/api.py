@@ -23,7 +23,7 @@ from .plan import RunPlan
 from .results import ChunkResult, RunStats
 from .settings import CleanSettings
 from .stages.chunk import Chunk
-from .stages.extract import PdfDocument, PdfInfo
+from .stages.extract import PdfDocument, PdfInfo, reusing_pdf_worker
 from .stages.model_pass import pass_chunks
 from .stages.prepare import open_pdf, prepare_chunks
 from .store.output import check_writable
@@ -196,13 +196,14 @@ def clean_pdfs(
         if single is not None:
             return [_clean_one(document, single, loaded, settings, restart, keep_checkpoint, watch)]
         outcomes = []
-        for job in jobs:
-            try:
-                document = PdfDocument(job.pdf, password)
-                outcomes.append(_clean_one(document, job, loaded, settings, restart, keep_checkpoint, watch))
-            except EdgecleanError as error:
-                outcomes.append(JobOutcome(job, Outcome.FAILED, str(error)))
-                watch.failed(outcomes[-1])
+        with reusing_pdf_worker():  # one parser child for the whole list, not one spawned per PDF
+            for job in jobs:
+                try:
+                    document = PdfDocument(job.pdf, password)
+                    outcomes.append(_clean_one(document, job, loaded, settings, restart, keep_checkpoint, watch))
+                except EdgecleanError as error:
+                    outcomes.append(JobOutcome(job, Outcome.FAILED, str(error)))
+                    watch.failed(outcomes[-1])
         return outcomes
     finally:
         if loaded is not None and loaded is not model:

@@ -158,3 +158,76 @@ def test_every_corpus_file_gives_text_or_one_line(corpus, tmp_path):
 def test_page_problems_are_named_in_the_error_for_wrong_input():
     with pytest.raises(InputError, match="no such file"):
         PdfDocument("/nonexistent/paper.pdf")
+
+
+def _parser_pid(document: PdfDocument) -> int:
+    return document._worker._process.pid
+
+
+def test_one_parser_child_serves_a_list_of_pdfs_and_a_failed_one_is_never_kept(tmp_path):
+    import multiprocessing
+
+    from edgeclean.stages.extract import reusing_pdf_worker
+
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(hostile.decompression_bomb())
+    pdfs = (PAPER, FIXTURES / "notes.pdf", PAPER)
+    fresh = []
+    for pdf in pdfs:
+        with PdfDocument(pdf) as document:
+            fresh.append([page.text for page in document.pages()])
+    with reusing_pdf_worker():
+        pids = []
+        for pdf, expected in zip(pdfs, fresh, strict=True):
+            with PdfDocument(pdf) as document:
+                assert [page.text for page in document.pages()] == expected  # the same text as a fresh child's
+                pids.append(_parser_pid(document))
+        assert len(set(pids)) == 1, pids
+        with pytest.raises(InputError, match="password"):
+            PdfDocument(FIXTURES / "encrypted.pdf")  # a bad PDF: its child is stopped, not kept
+        with PdfDocument(PAPER) as document:
+            document.info()
+            after_bad = _parser_pid(document)
+        assert after_bad != pids[0]
+        with PdfDocument(bomb, page_seconds=4) as document:  # the default memory cap, so the kept child serves
+            opener = _parser_pid(document)
+            assert opener == after_bad  # the kept child opened it
+            assert "second page survives" in "".join(page.text for page in document.pages())
+            assert document.lost_pages == [1]  # page 1 overran: that child was killed, a fresh one read page 2
+        with PdfDocument(PAPER) as document:
+            document.info()
+            assert _parser_pid(document) not in (opener, after_bad)
+    assert not multiprocessing.active_children()  # leaving stops the kept child
+
+
+def test_without_reuse_each_pdf_has_its_own_parser_child():
+    import multiprocessing
+
+    pids = []
+    for _ in range(2):
+        with PdfDocument(PAPER) as document:
+            document.info()
+            pids.append(_parser_pid(document))
+    assert pids[0] != pids[1] and not multiprocessing.active_children()
+
+
+def test_a_child_that_failed_a_page_is_not_kept(monkeypatch):
+    """pypdf raising on a page leaves its child running; it is still not trusted with another document."""
+    from edgeclean.stages import extract
+
+    real_ask = extract._Worker.ask
+    monkeypatch.setattr(
+        extract._Worker, "ask", lambda self, request, seconds: ("failed", "boom", )
+        if request[0] == "page" and request[1] == 1 else real_ask(self, request, seconds)
+    )
+    with extract.reusing_pdf_worker():
+        with PdfDocument(PAPER) as document:
+            assert document.pages().__next__().text == "" and document.lost_pages == [1]
+            failed = _parser_pid(document)
+        monkeypatch.setattr(extract._Worker, "ask", real_ask)
+        with PdfDocument(PAPER) as document:
+            document.info()
+            assert _parser_pid(document) != failed
+            kept = _parser_pid(document)
+        with PdfDocument(PAPER) as document:
+            assert _parser_pid(document) == kept

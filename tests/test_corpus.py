@@ -94,6 +94,21 @@ def test_a_bad_or_missing_model_fails_every_row_with_the_fix(tmp_path):
     assert not list((tmp_path / "out").glob("*.clean.txt"))
 
 
+def test_a_damaged_model_copy_fails_every_row_with_the_pull_command(tiny_model_path, tmp_path):
+    """The per-node check: the size and header are whole, one byte inside the weights is not."""
+    copy = tmp_path / "node" / tiny_model_path.name
+    copy.parent.mkdir()
+    data = bytearray(tiny_model_path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    rows = run_corpus([NOTES, PAPER], tmp_path / "out", model=str(copy))
+    assert [row.status for row in rows] == ["failed", "failed"]
+    for row in rows:
+        assert "has sha256" in row.error and "(damaged or changed)" in row.error
+        assert row.error.endswith("delete it and run edgeclean models pull smollm2-135m-instruct"), row.error
+    assert not list((tmp_path / "out").glob("*.clean.txt"))
+
+
 @pytest.mark.model
 def test_local_driver_killed_mid_document_resumes_byte_identical(tiny_model_path, tmp_path):
     """SIGKILL to the CLI while it cleans the second document: the rerun skips the first, resumes the second."""
@@ -122,11 +137,20 @@ def test_local_driver_killed_mid_document_resumes_byte_identical(tiny_model_path
 
 def test_worker_pools_keep_one_cpu_free_and_parse():
     from edgeclean.cli.corpus import parse_workers
-    from edgeclean.corpus.ray_engine import pool_size
+    from edgeclean.corpus.ray_engine import Pool, pool_for
 
-    assert pool_size((4, 4), 1, 4) == (3, 3)
-    assert pool_size((1, 8), 2, 16) == (1, 7)
-    assert pool_size((2, 2), 4, 4) == (1, 1)  # never below one actor
+    assert pool_for((2, 2), 1, 8) == Pool(2, 2, 1.0)  # fits beside the free CPU: a whole CPU per thread
+    assert pool_for((4, 4), 1, 4) == Pool(4, 4, 0.75)  # the workers asked for, each reserving its share
+    assert pool_for((1, 8), 2, 16) == Pool(1, 8, 1.875)
+    assert pool_for((1, 8), 1, 4) == Pool(1, 6, 0.5)  # under half a CPU per thread: fewer workers instead
+    assert pool_for((2, 2), 4, 4) == Pool(1, 1, 3.0)  # never below one actor
+    assert pool_for((1, 1), 1, 1) == Pool(1, 1, 0.5)  # a 1-CPU cluster still leaves Ray half of it
+    for cpus in (2, 3, 4, 7, 16, 64):
+        for threads in (1, 2, 3, 4):
+            for high in (1, 2, 3, 4, 8, 32):
+                pool = pool_for((1, high), threads, cpus)
+                assert 1 <= pool.high <= high and pool.cpus_each >= min(threads / 2, (cpus - 1))
+                assert pool.high * pool.cpus_each <= cpus - 1 + 1e-9, (cpus, threads, high, pool)
     assert parse_workers("3") == (3, 3) and parse_workers("2:8") == (2, 8)
     for bad in ("0", "4:2", "x"):
         with pytest.raises(SettingsError):

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from ..errors import SettingsError
 from ..model.protocol import Model
@@ -59,13 +59,41 @@ def _spawn_without_ray_main() -> None:
         del main.__file__
 
 
-def pool_size(workers: tuple[int, int], threads: int, cluster_cpus: float) -> tuple[int, int]:
-    """Cap the pool so at least one CPU stays free for Ray Data's own tasks (a full pool hangs silently)."""
-    most = max(1, int((cluster_cpus - 1) // threads))
+@dataclass(frozen=True)
+class Pool:
+    """How many actors, and the CPUs each reserves from Ray (llama.cpp still runs ``threads`` threads)."""
+
+    low: int
+    high: int
+    cpus_each: float
+
+
+def pool_for(workers: tuple[int, int], threads: int, cluster_cpus: float) -> Pool:
+    """Keep at least one CPU unreserved for Ray Data's own read and write tasks (a fully reserved pool hangs
+    silently, ``backpressured:tasks(ResourceBudget)``), giving the workers asked for where that is possible.
+
+    Each actor reserves ``threads`` CPUs when the pool fits beside the free one. When it does not, each actor
+    reserves its share of the rest (4 workers of 1 thread on 4 CPUs reserve 0.75 each), down to half its threads:
+    Ray's tasks are light, so a worker sharing a little of one CPU with them costs less than a worker not run.
+    Below half, the pool is capped instead: more threads than that on too few CPUs only slows every worker."""
     low, high = workers
-    if high > most:
-        log.warning("%d workers × %d threads would leave Ray no free CPU; using at most %d", high, threads, most)
-    return min(low, most), min(high, most)
+    spare = max(cluster_cpus - 1, 0.0)
+    if high * threads <= spare:
+        return Pool(low, high, float(threads))
+    share = spare / high
+    if share >= threads / 2:
+        log.warning(
+            "%d workers × %d threads on %g CPUs: each worker reserves %.2f CPUs so one stays free for Ray",
+            high, threads, cluster_cpus, share,
+        )
+        return Pool(low, high, share)
+    most = max(1, int(spare // (threads / 2)))
+    cpus_each = min(float(threads), spare / most) if spare else cluster_cpus / 2  # a 1-CPU cluster
+    log.warning(
+        "%d workers × %d threads would leave Ray no free CPU on %g CPUs; using at most %d",
+        high, threads, cluster_cpus, most,
+    )
+    return Pool(min(low, most), min(high, most), cpus_each)
 
 
 def run_ray(
@@ -88,7 +116,7 @@ def run_ray(
         ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its INFO lines and progress-bar notes
     try:
-        low, high = pool_size(workers, threads_per_worker, ray.cluster_resources().get("CPU", 1))
+        pool = pool_for(workers, threads_per_worker, ray.cluster_resources().get("CPU", 1))
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         # Absolute paths: an actor runs in a folder of Ray's, and on other nodes (where they name shared storage).
@@ -98,8 +126,10 @@ def run_ray(
             _RayCleaner,
             fn_constructor_kwargs=dict(model=model, settings=settings, password=password, model_factory=model_factory),
             batch_size=1,
-            compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high),
-            num_cpus=threads_per_worker,
+            # One document in flight per actor: Ray Data's default (2) queues the next document on a busy actor,
+            # where it waits behind a long document while another actor idles (documents differ 100-fold in length).
+            compute=ray.data.ActorPoolStrategy(min_size=pool.low, max_size=pool.high, max_tasks_in_flight_per_actor=1),
+            num_cpus=pool.cpus_each,
             num_gpus=gpus_per_worker or None,
         )  # Ray Data restarts a killed actor (max_restarts=-1) and retries its document (max_task_retries=-1)
         for record in rows.iter_rows():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ log = logging.getLogger("edgeclean.extract")
 # A page may take this long to parse and the parser this much memory; past either, the page is skipped.
 PAGE_SECONDS = float(os.environ.get("EDGECLEAN_PAGE_SECONDS", "60"))
 OPEN_SECONDS = float(os.environ.get("EDGECLEAN_OPEN_SECONDS", "120"))
+FORGET_SECONDS = 5.0
 MEMORY_LIMIT = int(os.environ.get("EDGECLEAN_PDF_MEMORY_MB", "2048")) << 20
 
 
@@ -58,10 +61,11 @@ class PdfDocument:
         self.lost_pages: list[int] = []
         check_pdf_file(self.path)
         self._worker: _Worker | None = None
+        self._worker_failed = False  # a page pypdf failed on: its child is not kept for another document
         try:
             self.page_count = self._ask(("open", str(self.path), password), OPEN_SECONDS)
         except _Overrun as overrun:
-            self.close()
+            self._discard_worker()
             raise InputError(f"{self.path}: {overrun}; it may be damaged or hostile") from None
 
     def metadata(self) -> dict[str, str]:
@@ -86,18 +90,19 @@ class PdfDocument:
 
     def _ask(self, request: tuple, seconds: float):
         if self._worker is None:
-            self._worker = _Worker(self._memory_limit)
+            self._worker = _spare_worker(self._memory_limit) or _Worker(self._memory_limit)
             if request[0] != "open":
                 self._worker.ask(("open", str(self.path), self._password), OPEN_SECONDS)
         try:
             status, answer = self._worker.ask(request, seconds)
         except _Overrun:
-            self.close()  # the child may be stuck or half-dead: the next request gets a fresh one
+            self._discard_worker()  # the child may be stuck or half-dead: the next request gets a fresh one
             raise
         if status == "problem":
-            self.close()
+            self._discard_worker()
             raise InputError(f"{self.path}: {answer}")
         if status == "failed":
+            self._worker_failed = True
             raise _Overrun(f"pypdf could not parse it ({answer})")
         return answer
 
@@ -112,9 +117,14 @@ class PdfDocument:
         )
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
+        worker, self._worker = self._worker, None
+        if worker is not None and (self._worker_failed or not _keep_spare(worker)):
+            worker.stop()
+
+    def _discard_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
 
     def __enter__(self) -> PdfDocument:
         return self
@@ -150,6 +160,7 @@ class _Worker:
     def __init__(self, memory_limit: int):
         import multiprocessing
 
+        self.memory_limit = memory_limit
         from . import pdfworker
 
         context = multiprocessing.get_context("spawn")  # never fork a process that holds llama.cpp threads
@@ -178,6 +189,59 @@ class _Worker:
             self._process.kill()
             self._process.join()
         self._process.close()
+
+
+# One healthy parser child kept between documents while ``reusing_pdf_worker`` is in force (see there).
+_reusing = 0
+_spare: _Worker | None = None
+_spare_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def reusing_pdf_worker() -> Iterator[None]:
+    """While in force, a document that closes with its parser child healthy leaves the child for the next
+    document instead of stopping it. Spawning one costs about 0.2 s of CPU (a Python, pypdf's import): as much as
+    the rest of a short document's extraction, on every document of a corpus. A child that overran, died or met
+    a bad PDF is never kept, and the memory cap holds as before; on leaving, the kept child is stopped."""
+    global _reusing, _spare
+    with _spare_lock:
+        _reusing += 1
+    try:
+        yield
+    finally:
+        with _spare_lock:
+            _reusing -= 1
+            leftover, _spare = (_spare, None) if _reusing == 0 else (None, _spare)
+        if leftover is not None:
+            leftover.stop()
+
+
+def _spare_worker(memory_limit: int) -> _Worker | None:
+    global _spare
+    with _spare_lock:
+        worker, _spare = _spare, None
+    if worker is not None and worker.memory_limit != memory_limit:
+        worker.stop()
+        return None
+    return worker
+
+
+def _keep_spare(worker: _Worker) -> bool:
+    """Keep a closing document's child if reuse is in force and no child is kept yet; it forgets its PDF first."""
+    global _spare
+    with _spare_lock:
+        if not _reusing or _spare is not None:
+            return False
+    try:
+        if worker.ask(("forget",), FORGET_SECONDS)[0] != "ok":
+            return False
+    except _Overrun:
+        return False
+    with _spare_lock:
+        if not _reusing or _spare is not None:
+            return False
+        _spare = worker
+    return True
 
 
 def parse_page_ranges(spec: str, page_count: int) -> list[int]:

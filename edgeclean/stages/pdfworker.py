@@ -23,7 +23,7 @@ class PdfProblem(Exception):
 
 
 def serve(connection, memory_limit: int) -> None:
-    """The child's loop: answer ("open" | "page" | "metadata") requests until the pipe closes."""
+    """The child's loop: answer ("open" | "page" | "metadata" | "forget") requests until the pipe closes."""
     _limit_memory(memory_limit)
     reader = None
     while True:
@@ -37,6 +37,8 @@ def serve(connection, memory_limit: int) -> None:
                 if request[0] == "open":
                     reader = _open(Path(request[1]), request[2])
                     answer = _count_pages(reader)
+                elif request[0] == "forget":  # kept for another document (extract.reusing_pdf_worker)
+                    reader = answer = None
                 elif request[0] == "page":
                     answer = styled_text(reader.pages[request[1] - 1])
                 else:
