@@ -88,7 +88,7 @@ class PageRules:
     def __init__(self, pages: Sequence[Page], options: RuleOptions = RuleOptions()):
         self.options = options
         self.running = running_lines([page.text for page in pages])
-        text = "\n".join(page.text for page in pages)
+        text = repair_glyphs("\n".join(page.text for page in pages))
         self.word_counts = Counter(re.findall(r"[^\W\d_]+", text.lower()))
         self.vocabulary = set(self.word_counts)
         self.compounds = set(re.findall(r"(?<![\w\-])[^\W\d_]+-[^\W\d_]+(?![\w\-])", text.lower()))
@@ -106,7 +106,8 @@ class PageRules:
         if self.options.drop_contents:
             lines = drop_contents(lines)
         lines = [repair_glyphs(_SPACES.sub(" ", _EMAIL.sub("", _ARXIV_STAMP.sub("", line))).strip()) for line in lines]
-        paragraphs = [rejoin_split_words(p, self.word_counts) for p in self._unwrap([line for line in lines if line])]
+        lines = [rejoin_split_words(line, self.word_counts) for line in lines if line]
+        paragraphs = self._unwrap(lines)
         if self.options.drop_citations:
             paragraphs = [self._drop_citations(paragraph) for paragraph in paragraphs]
         if self.options.drop_urls:
