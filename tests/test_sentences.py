@@ -97,6 +97,14 @@ def test_the_candidate_view_numbers_what_could_be_dropped_among_unnumbered_neigh
     assert candidate_view([prose]).numbers == [] and candidate_view([prose]).text == ""
 
 
+def test_a_run_in_heading_is_never_a_candidate():
+    from edgeclean.stages.sentences import candidate_view
+
+    prose = "This survey represents our earnest effort to give an overview of the field."
+    paragraphs = [["Declaration.", prose], ["Skill Distillation.", prose], ["Declaration."], ["Llama GPT4 ①.", prose]]
+    assert candidate_view(paragraphs).numbers == [5, 6], "a lone label, and glued or symbol labels, still are"
+
+
 # Bibliography entries and table rows that end like a sentence, so read as prose; the structure rules vet them.
 ENTRIES = [
     "L. Ouyang, J. Wu, X. Jiang, D. Almeida, C. Wainwright, P. Mishkin et al., “Training language models to follow "

@@ -74,7 +74,11 @@ def candidate_view(paragraphs: list[list[str]], vetted: frozenset[str] = VETTED)
     """
     sentences = [sentence for paragraph in paragraphs for sentence in paragraph]
     structural = frozenset(n for n, s in enumerate(sentences, start=1) if vetted_by_structure(s, vetted))
-    numbers = [n for n, sentence in enumerate(sentences, start=1) if n in structural or not reads_as_prose(sentence)]
+    run_in = _run_in_headings(paragraphs)
+    numbers = [
+        n for n, sentence in enumerate(sentences, start=1)
+        if n in structural or n not in run_in and not reads_as_prose(sentence)
+    ]  # fmt: skip
     shown = {
         n + offset
         for n in numbers
@@ -102,6 +106,17 @@ def vetted_by_structure(sentence: str, vetted: frozenset[str] = VETTED) -> bool:
     return "references" in vetted and reads_as_entry(sentence) or "debris" in vetted and reads_as_debris(sentence)
 
 
+def _run_in_headings(paragraphs: list[list[str]]) -> set[int]:
+    """The numbers of run-in headings: a paragraph that opens with a few plain words and a period, prose after
+    them ("Declaration. This survey represents ..."; select once dropped the KD survey's two)."""
+    found, number = set(), 0
+    for paragraph in paragraphs:
+        if len(paragraph) > 1 and paragraph[0].endswith(".") and _reads_as_heading(paragraph[0][:-1], fewest=1):
+            found.add(number + 1)
+        number += len(paragraph)
+    return found
+
+
 def reads_as_prose(sentence: str) -> bool:
     """Whether a sentence is running text, which ``--mode select`` never drops whatever the model says.
 
@@ -127,14 +142,14 @@ def reads_as_prose(sentence: str) -> bool:
     return plain >= PROSE_UNCAPITALISED_SHARE * len(tokens)
 
 
-def _reads_as_heading(sentence: str) -> bool:
+def _reads_as_heading(sentence: str, fewest: int = HEADING_WORDS[0]) -> bool:
     """A heading or a lead-in ("A Glimpse Into the Future", "Some possibilities include:"): a few plain words.
 
     Figure labels glue words together ("StudentModel", "DirectionofKD") or mix in digits and symbols, so they
     fail here; a label of plain words is kept, the price of never dropping a real heading.
     """
     tokens = [token.strip(_WORD_EDGES) for token in sentence.split()]
-    if not HEADING_WORDS[0] <= len(tokens) <= HEADING_WORDS[1] or sentence.rstrip()[-1:] in ".!?":
+    if not fewest <= len(tokens) <= HEADING_WORDS[1] or sentence.rstrip()[-1:] in ".!?":
         return False
     if len(tokens) > 4 and not any(token.islower() for token in tokens):
         return False  # five or more capitalised words and no "of", "the", "into": a list of names
