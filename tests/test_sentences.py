@@ -179,3 +179,20 @@ def test_the_tiny_model_may_name_entries_and_never_drops_the_prose(tiny_model):
     for sentence in PROSE[:3] + PROSE[4:]:
         assert sentence in kept, sentence
     assert set(sentences(text)) - set(kept) <= set(ENTRIES + DEBRIS)
+
+
+def test_dropped_debris_is_still_held_to_the_guard():
+    """A table's rows may be content (docling's ground truth keeps them): unlike entries, they count."""
+    from edgeclean.settings import CleanSettings
+    from edgeclean.stages.chunk import Chunk
+    from edgeclean.stages.model_pass import pass_chunk
+
+    from .conftest import RecordingModel
+
+    rows = [f"Row{n} OTSL 0.9{n}5 0.9{n}4 HTML 0.8{n}3 2.{n}1." for n in range(8)]
+    text = "\n\n".join([PROSE[0], *rows])
+    chunk = Chunk(index=0, text=text, first_page=1, last_page=1, tokens=200)
+    result = pass_chunk(
+        RecordingModel(answer=lambda shown: "1, 2, 3, 4, 5, 6, 7, 8"), chunk, CleanSettings(mode="select")
+    )
+    assert result.decision == "fallback" and result.text == text

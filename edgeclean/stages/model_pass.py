@@ -145,8 +145,8 @@ def cleaning_steps(
 
 
 def _verdict(chunk: Chunk, answer: _Answer, limits: GuardLimits) -> Verdict:
-    """The guard's verdict on an answer, against the chunk less what the structure rules vetted and it dropped
-    (a reference list the section rule missed is most of its chunk's words, and may go)."""
+    """The guard's verdict on an answer, against the chunk less the bibliography entries it dropped (a reference
+    list the section rule missed is most of its chunk's words, and may go)."""
     source = chunk.text if answer.held_to is None else answer.held_to
     if not source.strip():  # every sentence was vetted and dropped: nothing is left to hold the answer to
         return Verdict(measure(chunk.text, answer.text), ())
@@ -183,7 +183,7 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
         return _Answer(chunk.text, completion)
     named = parse_selection(completion.text)
     dropped = view.sentences_named(named)
-    held_to = drop_sentences(paragraphs, dropped & view.structural)
+    held_to = drop_sentences(paragraphs, dropped & view.entries)
     return _Answer(drop_sentences(paragraphs, dropped), completion, vetoed=len(named) - len(dropped), held_to=held_to)
 
 
