@@ -25,6 +25,11 @@ def test_hyphenation_is_joined_and_lines_unwrapped_into_paragraphs():
     assert "\n" not in first and second.startswith("A new paragraph")
 
 
+def test_a_compound_of_three_parts_broken_at_a_hyphen_keeps_it():
+    text = apply_rules("Promising areas such as weak-\nto-strong generalization stay open.\nSee weak-to-strong work.")
+    assert "such as weak-to-strong generalization" in text
+
+
 def test_citations_are_dropped_unless_kept():
     text = apply_rules(WRAPPED)
     assert "et al." not in text and "[12]" not in text and "[3, 4]" not in text

@@ -95,3 +95,104 @@ def test_the_candidate_view_numbers_what_could_be_dropped_among_unnumbered_neigh
     assert view.sentences_named({2, 3, 0}) == {8}
     assert len(view.text) <= len(numbered_sentences("\n\n".join(" ".join(p) for p in paragraphs)))
     assert candidate_view([prose]).numbers == [] and candidate_view([prose]).text == ""
+
+
+def test_a_run_in_heading_is_never_a_candidate():
+    from edgeclean.stages.sentences import candidate_view
+
+    prose = "This survey represents our earnest effort to give an overview of the field."
+    paragraphs = [["Declaration.", prose], ["Skill Distillation.", prose], ["Declaration."], ["Llama GPT4 ①.", prose]]
+    assert candidate_view(paragraphs).numbers == [5, 6], "a lone label, and glued or symbol labels, still are"
+
+
+# Bibliography entries and table rows that end like a sentence, so read as prose; the structure rules vet them.
+ENTRIES = [
+    "L. Ouyang, J. Wu, X. Jiang, D. Almeida, C. Wainwright, P. Mishkin et al., “Training language models to follow "
+    "instructions with human feedback,” Advances in Neural Information Processing Systems, vol. 35, pp. 27 730–27 744, "
+    "2022.",
+    "X. Xu, C. Tao, T. Shen, C. Xu, H. Xu, G. Long, and J. guang Lou, “Re-reading improves reasoning in large "
+    "language models,” 2024.",
+    'Y. Kim and A. M. Rush, "Sequence-level knowledge distillation," in Proceedings of the Conference on Empirical '
+    "Methods in Natural Language Processing, 2016, pp. 1317–1327.",
+]
+DEBRIS = ["HTML 0.944 0.903 0.931 0.824 2.", "Feature 𝑥 Input 𝑦Output𝐼 Instruction 𝑦! 𝑦# 𝑥."]
+PROSE = [
+    "Ouyang et al. trained language models to follow instructions with human feedback in 2022.",
+    "The scores were 0.965, 0.934 and 0.955 on the three sets, and 2.73 seconds per page.",
+    "As the Proceedings of the harbour conference show, the ferries ran at night until 1921.",
+    "4.1 Knowledge Distillation",
+    "Smith and Jones wrote “Ferries and bridges” for the town council in 2021.",
+]
+
+
+@pytest.mark.parametrize("sentence", ENTRIES + DEBRIS)
+def test_entries_and_debris_that_read_as_prose_may_be_dropped_while_the_run_drops_them(sentence):
+    from edgeclean.stages.sentences import vetted_by_structure
+
+    assert reads_as_prose(sentence) and vetted_by_structure(sentence)
+    assert not vetted_by_structure(sentence, frozenset()), "kept (--keep references, figures): vetoed as prose again"
+
+
+@pytest.mark.parametrize("sentence", PROSE)
+def test_prose_that_cites_names_a_venue_or_reports_numbers_is_never_dropped(sentence):
+    from edgeclean.stages.sentences import vetted_by_structure
+
+    assert reads_as_prose(sentence) and not vetted_by_structure(sentence)
+
+
+def test_select_mode_drops_a_named_entry_and_never_the_prose_beside_it():
+    from edgeclean.settings import CleanSettings
+    from edgeclean.stages.chunk import Chunk
+    from edgeclean.stages.model_pass import pass_chunk
+
+    from .conftest import RecordingModel
+
+    prose = " ".join(PROSE[:3])
+    text = f"{prose}\n\n{ENTRIES[1]}\n\n{PROSE[4]}"
+    chunk = Chunk(index=0, text=text, first_page=1, last_page=1, tokens=len(text.split()))
+    model = RecordingModel(answer=lambda shown: "1, 2, 3, 4, 5")
+    result = pass_chunk(model, chunk, CleanSettings(mode="select"))
+    assert f"1: {ENTRIES[1]}" in model.prompts[0] and "2:" not in model.prompts[0]
+    assert result.decision == "model" and result.text == f"{prose}\n\n{PROSE[4]}"
+    assert result.attempts[0]["vetoed"] == 4, "numbers of no candidate drop nothing"
+    kept = RecordingModel(answer=lambda shown: "1")
+    result = pass_chunk(kept, chunk, CleanSettings(mode="select", keep="references"))
+    assert not kept.prompts and result.text == text, "--keep references: the entry is no candidate"
+    listed = Chunk(index=1, text="\n\n".join(ENTRIES), first_page=2, last_page=2, tokens=200)
+    result = pass_chunk(RecordingModel(answer=lambda shown: "1, 2, 3"), listed, CleanSettings(mode="select"))
+    assert result.decision == "model" and result.text == "", "a reference list the section rule missed may go whole"
+
+
+@pytest.mark.model
+def test_the_tiny_model_may_name_entries_and_never_drops_the_prose(tiny_model):
+    """The real 135M model in select mode over prose and a reference list no heading announced: whatever it
+    names, every prose sentence stays, and what goes is a vetted entry or debris."""
+    from edgeclean.settings import CleanSettings
+    from edgeclean.stages.chunk import Chunk
+    from edgeclean.stages.model_pass import pass_chunk
+
+    text = "\n\n".join([" ".join(PROSE[:3]), *ENTRIES, PROSE[4], *DEBRIS])
+    chunk = Chunk(index=0, text=text, first_page=1, last_page=1, tokens=tiny_model.count_tokens(text))
+    result = pass_chunk(tiny_model, chunk, CleanSettings(mode="select"))
+    assert result.decision in {"model", "retry", "fallback"} and result.attempts
+    kept = [s for paragraph in split_sentences(result.text) for s in paragraph]
+    for sentence in PROSE[:3] + PROSE[4:]:
+        assert sentence in kept, sentence
+    assert set(sentences(text)) - set(kept) <= set(ENTRIES + DEBRIS)
+
+
+def test_dropped_debris_is_still_held_to_the_guard():
+    """A table's rows may be content (docling's ground truth keeps them): unlike entries, they count."""
+    from edgeclean.settings import CleanSettings
+    from edgeclean.stages.chunk import Chunk
+    from edgeclean.stages.model_pass import pass_chunk
+
+    from .conftest import RecordingModel
+
+    rows = [f"Row{n} OTSL 0.9{n}5 0.9{n}4 HTML 0.8{n}3 2.{n}1." for n in range(8)]
+    text = "\n\n".join([PROSE[0], *rows])
+    chunk = Chunk(index=0, text=text, first_page=1, last_page=1, tokens=200)
+    result = pass_chunk(
+        RecordingModel(answer=lambda shown: "1, 2, 3, 4, 5, 6, 7, 8"), chunk, CleanSettings(mode="select")
+    )
+    assert result.decision == "fallback" and result.text == text

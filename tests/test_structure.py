@@ -167,6 +167,26 @@ def test_split_latex_accents_are_put_back_on_their_letter():
         assert repair_glyphs(text) == text
 
 
+LETTER_SPACED = """The model we perform with was improved, supported and reduced in size, as the table shows.
+We picked the mo del that pro duced the b est prediction for it.
+Ta b l e 1 . HPO p erformed in OTSL.
+Their re ported b etter list went in to the report, y a la vez.
+The E x term and the p q pair stay."""
+
+
+def test_letter_spaced_words_are_joined_where_the_document_vouches_for_them():
+    text = apply_rules(LETTER_SPACED)
+    assert "We picked the model that produced the best prediction" in text, "a sure join vouches for its line"
+    assert "Table 1 . HPO performed in OTSL." in text, "a word spaced letter by letter is one word"
+    assert "Their re ported b etter list went in to the report, y a la vez." in text, "no sure join on the line"
+    assert "The E x term and the p q pair stay." in text, "single letters alone are a formula's"
+
+
+def test_a_letter_spaced_line_keeps_its_real_words_apart():
+    text = apply_rules("The model is here.\nA mo del of x y with the b est rising prices.\nRising prices are known.")
+    assert "A model of x y with the best rising prices." in text, "words seen elsewhere are not pieces"
+
+
 def test_citations_and_urls_are_counted_as_they_go():
     removed = Removed()
     text = drop_citations("As Xu et al. (2023b; 2024) show (see Rozière et al., 2023; K¨opf, 2023), it works.", removed)
@@ -219,3 +239,4 @@ def test_docling_ligatures_are_folded(corpus):
     text, _ = clean(pdf)
     assert re.search("[\ufb00-\ufb06]", raw) and not re.search("[\ufb00-\ufb06]", text)
     assert "configuration" in text and "financial" in text and "perform HPO" in text
+    assert "the model parameter configuration that produced the best prediction" in text, "letter-spaced words"

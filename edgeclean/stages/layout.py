@@ -19,6 +19,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from .guard import STOP_WORDS, words
+
 Segment = tuple[float, str, int]  # size in points, "text" | "math" | "form", non-space characters
 LineStyle = tuple[Segment, ...]
 
@@ -37,6 +39,7 @@ _MATH_SIGNS = re.compile(r"[=+−·‖∑∏∫≤≥≈∼⊕⊗∈∀∃→←
 _CAPTION = re.compile(r"^(?:fig(?:ure)?|table|tab|algorithm|listing|abbildung|tabelle)\.?\s*[A-Z]?\d", re.I)
 _SENTENCE_END = re.compile(r"[.!?。！？]['\"”’)\]]*$")
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_EDGES = ".,;:()'\"“”’"
 
 
 def styled_text(page) -> tuple[str, tuple[LineStyle, ...]]:
@@ -158,13 +161,28 @@ def _judge_run(lines: Sequence[str], judged, run: list[int]) -> dict[int, str]:
     return {i: "figures" for i in run if len(_WORD.findall(lines[i])) < WORDY_LINE}
 
 
+# Debris a sentence end does not make prose: most tokens are no word ("HTML 0.944 0.903 0.931.", "Feature 𝑥
+# Input 𝑦Output𝐼 Instruction": math letters are no word's), and fewer than two stop words, which a sentence
+# reporting numbers has.
+DEBRIS_WORD_SHARE = 0.5
+DEBRIS_MIN_TOKENS = 4
+
+
+def reads_as_debris(text: str) -> bool:
+    """Whether a sentence is table, figure or formula debris by its tokens alone, whatever its punctuation."""
+    tokens = text.split()
+    plain = [token for token in tokens if _WORD.fullmatch(token.strip(_EDGES)) and not _MATH_LETTERS.search(token)]
+    stops = sum(1 for word in words(text) if word in STOP_WORDS)
+    return len(tokens) >= DEBRIS_MIN_TOKENS and len(plain) < DEBRIS_WORD_SHARE * len(tokens) and stops < 2
+
+
 def _reads_as_prose(text: str, line_count: int) -> bool:
     """A footnote or a note set small: whole sentences of words, not labels, cells or formulas."""
     tokens = text.split()
-    words = [token for token in tokens if _WORD.fullmatch(token.strip(".,;:()'\"“”’"))]
+    plain = [token for token in tokens if _WORD.fullmatch(token.strip(_EDGES))]
     return (
         bool(_SENTENCE_END.search(text))
-        and len(words) >= 4 * line_count
-        and len(words) >= 0.7 * len(tokens)
+        and len(plain) >= 4 * line_count
+        and len(plain) >= 0.7 * len(tokens)
         and len(_MATH_SIGNS.findall(text)) < 2
     )

@@ -17,7 +17,7 @@ from ..model.protocol import Ask, Completion, Model
 from ..results import ChunkResult
 from ..settings import CleanSettings
 from .chunk import Chunk
-from .guard import GuardLimits, check
+from .guard import GuardLimits, Verdict, check, measure
 from .prompt import (
     SELECT_PROMPT,
     STRICT_PROMPT,
@@ -51,6 +51,7 @@ class _Answer:
     completion: Completion
     stripped: bool = False
     vetoed: int = 0  # numbers the model named that are no candidate's, so dropped nothing
+    held_to: str | None = None  # what the guard holds the answer to, when not the whole chunk
 
 
 # One chunk's exchange with the model: yields each Ask, is sent back its Completion, returns the ChunkResult.
@@ -118,7 +119,7 @@ def cleaning_steps(
 ) -> Steps:
     if settings.mode == "rules" or model is None:
         return _result(chunk, settings, chunk.text, "rules", [], [])
-    if settings.mode == "select" and not candidate_view(split_sentences(chunk.text)).numbers:
+    if settings.mode == "select" and not candidate_view(split_sentences(chunk.text), vetted(settings)).numbers:
         return _result(chunk, settings, chunk.text, "rules-only", [], [], NO_CANDIDATES)
     ask = _ask_select if settings.mode == "select" else _ask_rewrite
     limits = limits or (SELECT_LIMITS if settings.mode == "select" else GuardLimits())
@@ -131,7 +132,7 @@ def cleaning_steps(
             reason = failure_reason(answer.completion.error)
             log.warning("chunk %d (pages %s): %s; keeping the rule-cleaned text", chunk.index + 1, chunk.pages, reason)
             return _result(chunk, settings, chunk.text, "fallback", answers, attempts, reason)
-        verdict = check(chunk.text, answer.text, limits)
+        verdict = _verdict(chunk, answer, limits)
         attempts.append(
             {"passed": verdict.passed, "reasons": list(verdict.reasons), "vetoed": answer.vetoed}
             | verdict.fidelity.rounded()
@@ -141,6 +142,15 @@ def cleaning_steps(
     reason = "guard: " + ", ".join(dict.fromkeys(r for a in attempts for r in a["reasons"]))
     log.info("chunk %d (pages %s): %s; keeping the rule-cleaned text", chunk.index + 1, chunk.pages, reason)
     return _result(chunk, settings, chunk.text, "fallback", answers, attempts, reason)
+
+
+def _verdict(chunk: Chunk, answer: _Answer, limits: GuardLimits) -> Verdict:
+    """The guard's verdict on an answer, against the chunk less the bibliography entries it dropped (a reference
+    list the section rule missed is most of its chunk's words, and may go)."""
+    source = chunk.text if answer.held_to is None else answer.held_to
+    if not source.strip():  # every sentence was vetted and dropped: nothing is left to hold the answer to
+        return Verdict(measure(chunk.text, answer.text), ())
+    return check(source, answer.text, limits)
 
 
 def failure_reason(error: str) -> str:
@@ -161,7 +171,7 @@ def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bo
 
 def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
     paragraphs = split_sentences(chunk.text)
-    view = candidate_view(paragraphs)
+    view = candidate_view(paragraphs, vetted(settings))
     completion = yield Ask(
         _render(model, view.text, STRICT_SELECT_PROMPT if strict else SELECT_PROMPT),
         max_tokens=select_answer_limit(len(view.numbers)),
@@ -173,7 +183,15 @@ def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: boo
         return _Answer(chunk.text, completion)
     named = parse_selection(completion.text)
     dropped = view.sentences_named(named)
-    return _Answer(drop_sentences(paragraphs, dropped), completion, vetoed=len(named) - len(dropped))
+    held_to = drop_sentences(paragraphs, dropped & view.entries)
+    return _Answer(drop_sentences(paragraphs, dropped), completion, vetoed=len(named) - len(dropped), held_to=held_to)
+
+
+def vetted(settings: CleanSettings) -> frozenset[str]:
+    """What the structure rules may offer the model though it reads as prose: what this run drops (``--keep
+    references`` keeps entries from the model too; ``--keep figures`` or ``math`` keeps debris)."""
+    kept = settings.kept()
+    return frozenset({"references"} - kept | (set() if {"figures", "math"} & kept else {"debris"}))
 
 
 def select_answer_limit(candidates: int) -> int:

@@ -45,25 +45,75 @@ _TRAILING = re.compile(r"[.,;:)\]]+$")
 _EMPTY_BRACKETS = re.compile(r"\s*(?:\(\s*\)|\[\s*\])")  # "(see )" once its URL went
 
 
-# A word that pypdf split with a space it read from letter spacing: "p erform", "mo del", "pro duced".
-_SPACED_PAIR = re.compile(r"(?<![\w\-])([^\W\d_]+) (?=([^\W\d_]+)(?![\w\-]))")  # each pair in turn
+# A word that pypdf split with spaces it read from letter spacing: "p erform", "mo del", "pro duced", "Ta b l e".
+_SPACED_RUN = re.compile(r"(?<![\w\-])[^\W\d_]+(?: [^\W\d_]+)+(?![\w\-])")  # letter runs one space apart
+MAX_PIECES = 5  # "Ta b l e": a word spaced letter by letter
+# Single letters that are words in some language this tool reads (English "a", Spanish "y", Czech "v", Polish
+# "w" ...): never taken for a piece of a split word on their own.
+_LETTER_WORDS = frozenset("aeiouyàèéìòóùvkszw")
 
 
-def rejoin_split_words(text: str, counts: Counter) -> str:
-    """Join two letter runs where the document has their join as a word and one of them appears only here.
+def rejoin_split_words(line: str, counts: Counter) -> str:
+    """Join the pieces of words that letter spacing split, judged by the document's lower-cased letter runs.
 
-    ``counts`` are the document's lower-cased letter runs: "erform" occurs once and "perform" elsewhere, so
-    "p erform" is "perform"; "in to" stays, as both halves are common words.
+    A join is sure when the joined form is a word elsewhere in the document and a piece occurs only here:
+    "erform" once and "perform" elsewhere make "p erform" "perform"; "in to" stays, both halves are words. On a
+    line with a sure join (so its spacing is known to be unreliable), pieces that are no word anywhere else are
+    joined too, though their join occurs nowhere else: "pro duced" ("pro" only inside "improved", "duced" only
+    inside "reduced"), "b est" (a lone consonant and a run seen only here).
     """
+    sure = _SPACED_RUN.sub(lambda m: " ".join(_join_known(m.group(0).split(" "), counts)), line)
+    if sure == line:
+        return line
+    return _SPACED_RUN.sub(lambda m: " ".join(_join_fragments(m.group(0).split(" "), counts)), sure)
 
-    def join(match: re.Match) -> str:
-        first, second = match.group(1), match.group(2)
-        joined = (first + second).lower()
-        if second[:1].isupper() or counts[joined] < 1 or min(counts[first.lower()], counts[second.lower()]) > 1:
-            return match.group(0)
-        return first
 
-    return _SPACED_PAIR.sub(join, text)
+def _join_known(pieces: list[str], counts: Counter) -> list[str]:
+    joined, i = [], 0
+    while i < len(pieces):
+        end = next(
+            (j for j in range(min(len(pieces), i + MAX_PIECES), i + 1, -1) if _known(pieces[i:j], counts)), i + 1
+        )
+        joined.append("".join(pieces[i:end]))
+        i = end
+    return joined
+
+
+def _known(pieces: list[str], counts: Counter) -> bool:
+    if any(piece[:1].isupper() for piece in pieces[1:]):
+        return False  # "Wizard Math": a new capital starts a new word
+    if all(len(piece) == 1 for piece in pieces):
+        return False  # "E x": letters of a formula
+    rare = any(counts[p.lower()] <= 1 or len(p) == 1 and p.lower() not in _LETTER_WORDS for p in pieces)
+    return rare and counts["".join(pieces).lower()] >= 1
+
+
+def _join_fragments(pieces: list[str], counts: Counter) -> list[str]:
+    joined, i = [], 0
+    while i < len(pieces):
+        if i + 1 < len(pieces) and _fragments(pieces[i], pieces[i + 1], counts):
+            joined.append(pieces[i] + pieces[i + 1])
+            i += 2
+        else:
+            joined.append(pieces[i])
+            i += 1
+    return joined
+
+
+def _fragments(first: str, second: str, counts: Counter) -> bool:
+    """Two pieces of one word: a lone consonant before a run seen only here, or two runs each seen only here and
+    only inside longer words elsewhere."""
+    if second[:1].isupper() or len(second) < 2 or counts[second.lower()] > 1:
+        return False
+    if len(first) == 1:
+        return first.lower() not in _LETTER_WORDS
+    return (
+        counts[first.lower()] <= 1 and _inside_a_word(first.lower(), counts) and _inside_a_word(second.lower(), counts)
+    )
+
+
+def _inside_a_word(piece: str, counts: Counter) -> bool:
+    return any(piece in word for word in counts if len(word) > len(piece))
 
 
 # The report shows this many removed spans per rule, struck through: enough to judge a rule, not the whole list.

@@ -88,10 +88,10 @@ class PageRules:
     def __init__(self, pages: Sequence[Page], options: RuleOptions = RuleOptions()):
         self.options = options
         self.running = running_lines([page.text for page in pages])
-        text = "\n".join(page.text for page in pages)
+        text = repair_glyphs("\n".join(page.text for page in pages))
         self.word_counts = Counter(re.findall(r"[^\W\d_]+", text.lower()))
         self.vocabulary = set(self.word_counts)
-        self.compounds = set(re.findall(r"(?<![\w\-])[^\W\d_]+-[^\W\d_]+(?![\w\-])", text.lower()))
+        self.compounds = hyphen_pairs(text.lower())
         self.sections = section_lines(pages, find_sections(pages, options.dropped_sections()))
         self.styles = {page.number: page.styles for page in pages if page.styles}
         self.body_size = body_size([style for page in pages for style in page.styles])
@@ -106,7 +106,8 @@ class PageRules:
         if self.options.drop_contents:
             lines = drop_contents(lines)
         lines = [repair_glyphs(_SPACES.sub(" ", _EMAIL.sub("", _ARXIV_STAMP.sub("", line))).strip()) for line in lines]
-        paragraphs = [rejoin_split_words(p, self.word_counts) for p in self._unwrap([line for line in lines if line])]
+        lines = [rejoin_split_words(line, self.word_counts) for line in lines if line]
+        paragraphs = self._unwrap(lines)
         if self.options.drop_citations:
             paragraphs = [self._drop_citations(paragraph) for paragraph in paragraphs]
         if self.options.drop_urls:
@@ -195,6 +196,16 @@ class PageRules:
         if _CJK.match(current[-1:]) and _CJK.match(line[:1]):
             return current + line  # Chinese and Japanese put no space between words, nor at a line end
         return f"{current} {line}"
+
+
+def hyphen_pairs(text: str) -> set[str]:
+    """Each two neighbouring parts of the compounds written with hyphens: "weak-to-strong" gives "weak-to" and
+    "to-strong", so "weak-" at a line end before "to-strong" keeps its hyphen."""
+    pairs = set()
+    for compound in re.findall(r"(?<![\w\-])[^\W\d_]+(?:-[^\W\d_]+)+(?![\w\-])", text):
+        parts = compound.split("-")
+        pairs.update(f"{a}-{b}" for a, b in zip(parts, parts[1:], strict=False))
+    return pairs
 
 
 def drop_contents(lines: list[str]) -> list[str]:
