@@ -4,15 +4,16 @@
     python -m bench.corpus --skip-real --skip-kill --docs 16 --sleep 0.5
 
 One local Ray cluster of 4 logical CPUs (``ray.init(num_cpus=4)``) serves every arm. Two cleaners: the real
-SmolLM2-135M Q4_1 GGUF (one llama.cpp thread per worker), and a fake model that sleeps ``--sleep`` seconds per
-chunk and echoes it (rewrite mode), which shows the engine's own overhead apart from this machine's 2 cores.
-efficiency(k) = throughput(k) / (k × throughput(1)). Ray takes about 4 s (quiet) to 8 s (loaded) to start an actor
-pool, whatever the corpus, and that start counts k times against k workers: the default fake corpus (24 documents of
-5 chunks at 1 s, a chunk still faster than any real model's) is sized so the start is a small part of a run. Engine overhead at 1 worker (real model) is the share of
-wall time no worker spent inside ``clean``, and the same wall time against the local engine. For redone work, a
-driver with the fake cleaner is killed with SIGKILL part-way, the same command run again, and every chunk the fake
-model started is counted: redone = chunks started − chunks in the checkpoints (target: at most the chunks in
-flight, one per worker).
+SmolLM2-135M Q4_1 GGUF in rewrite mode (one llama.cpp thread per worker), and a fake model that sleeps
+``--sleep`` seconds per chunk and echoes it (rewrite mode), which shows the engine's own overhead apart from this
+machine's 2 cores. efficiency(k) = throughput(k) / (k × throughput(1)). Ray takes about 4 s (quiet) to 8 s
+(loaded) to start an actor pool, whatever the corpus, and that start counts k times against k workers: the
+default fake corpus (24 documents of 5 chunks at 1 s, a chunk still faster than any real model's) is sized so the
+start is a small part of a run. Engine overhead at 1 worker (real model) is the share of wall time no worker
+spent inside ``clean``, and the same wall time against the local engine. For redone work, a driver with the fake
+cleaner is killed with SIGKILL part-way, the same command run again, and every chunk the fake model started is
+counted: redone = chunks started − chunks in the checkpoints (target: at most the chunks in flight, one per
+worker).
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ def make_corpus(folder: Path, documents: int) -> Path:
 
 
 def settings_for(cleaner: str) -> CleanSettings:
-    mode = "rewrite" if cleaner == "fake" else "select"
-    return CleanSettings(mode=mode, chunk_tokens=60, threads=1)
+    """Rewrite mode for both: in select mode (the default) these prose-only documents never reach the model
+    (every chunk is "rules-only: no candidates"), and the engine's start would be measured against no work."""
+    return CleanSettings(mode="rewrite", chunk_tokens=60, threads=1)
 
 
 def factory(cleaner: str, sleep: float, log: str | None = None):
@@ -194,7 +196,7 @@ def main() -> None:
         return child_main(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=24, help="documents for the fake cleaner")
-    parser.add_argument("--real-docs", type=int, default=6, help="documents for the real model")
+    parser.add_argument("--real-docs", type=int, default=12, help="documents for the real model")
     parser.add_argument("--sleep", type=float, default=1.0, help="the fake cleaner's seconds per chunk")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--skip-real", action="store_true")

@@ -217,8 +217,16 @@ def test_a_child_that_failed_a_page_is_not_kept(monkeypatch):
 
     real_ask = extract._Worker.ask
     monkeypatch.setattr(
-        extract._Worker, "ask", lambda self, request, seconds: ("failed", "boom", )
-        if request[0] == "page" and request[1] == 1 else real_ask(self, request, seconds)
+        extract._Worker,
+        "ask",
+        lambda self, request, seconds: (
+            (
+                "failed",
+                "boom",
+            )
+            if request[0] == "page" and request[1] == 1
+            else real_ask(self, request, seconds)
+        ),
     )
     with extract.reusing_pdf_worker():
         with PdfDocument(PAPER) as document:

@@ -84,14 +84,20 @@ def pool_for(workers: tuple[int, int], threads: int, cluster_cpus: float) -> Poo
     if share >= threads / 2:
         log.warning(
             "%d workers × %d threads on %g CPUs: each worker reserves %.2f CPUs so one stays free for Ray",
-            high, threads, cluster_cpus, share,
+            high,
+            threads,
+            cluster_cpus,
+            share,
         )
         return Pool(low, high, share)
     most = max(1, int(spare // (threads / 2)))
     cpus_each = min(float(threads), spare / most) if spare else cluster_cpus / 2  # a 1-CPU cluster
     log.warning(
         "%d workers × %d threads would leave Ray no free CPU on %g CPUs; using at most %d",
-        high, threads, cluster_cpus, most,
+        high,
+        threads,
+        cluster_cpus,
+        most,
     )
     return Pool(min(low, most), min(high, most), cpus_each)
 

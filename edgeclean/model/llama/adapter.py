@@ -38,6 +38,10 @@ class LlamaCppModel:
                 n_gpu_layers=n_gpu_layers,
                 n_threads=threads,
                 n_threads_batch=threads,
+                # Read the weights in, not mmap them: on CPU llama.cpp repacks most weight tensors into anonymous
+                # memory, and the mapped file pages it read stay in the process too (1.5B Q4_K_M, 1.07 GB file:
+                # peak RSS 1958 MB mapped, 1353 MB read, measured). Load time is the same from the page cache.
+                use_mmap=False,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:
