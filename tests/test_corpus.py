@@ -162,3 +162,22 @@ def test_corpus_help_has_the_cleaning_options():
     assert result.returncode == 0
     for option in ("--engine", "--workers", "--threads-per-worker", "--gpus-per-worker", "--mode", "--pages"):
         assert option in result.stdout, option
+
+
+def test_an_unreadable_input_or_unwritable_outdir_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "out").write_text("a file where the output folder should be")
+    result = run_cli("corpus", str(NOTES), "-o", "out", *RULES)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: out: cannot write the corpus manifest there")
+    import pathlib
+
+    real_is_dir = pathlib.Path.is_dir
+
+    def no_entry(self):  # what a folder behind one this user may not enter does (root may enter any here)
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_dir(self)
+
+    monkeypatch.setattr(pathlib.Path, "is_dir", no_entry)
+    with pytest.raises(InputError, match=r"locked: cannot read it \(Permission denied\)"):
+        list_documents([tmp_path / "locked"], tmp_path / "out2")

@@ -33,7 +33,11 @@ def list_documents(inputs: list[str | Path], outdir: Path) -> list[Document]:
     """Every PDF under the inputs, once each, sorted by id; two PDFs that would share an output are refused."""
     found: dict[str, Path] = {}
     for item in inputs:
-        for doc_id, pdf in _expand(str(item)):
+        try:
+            expanded = _expand(str(item))
+        except OSError as error:  # a folder or list this user may not read
+            raise InputError(f"{item}: cannot read it ({error.strerror or error})") from None
+        for doc_id, pdf in expanded:
             if doc_id in found and found[doc_id].resolve() != pdf.resolve():
                 raise SettingsError(f"{found[doc_id]} and {pdf} would both write {doc_id}{OUTPUT_SUFFIX}; rename one")
             found[doc_id] = pdf

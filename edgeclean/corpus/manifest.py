@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ..errors import OutputError
+
 MANIFEST_NAME = "_manifest.jsonl"
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
@@ -47,8 +49,11 @@ def manifest_path(outdir: Path) -> Path:
 
 class ManifestWriter:
     def __init__(self, outdir: Path):
-        outdir.mkdir(parents=True, exist_ok=True)
-        self._handle = manifest_path(outdir).open("a", encoding="utf-8")
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+            self._handle = manifest_path(outdir).open("a", encoding="utf-8")
+        except OSError as error:  # a folder this user may not write, a file in the way, a full disk
+            raise OutputError(f"{outdir}: cannot write the corpus manifest there ({error.strerror})") from None
 
     def add(self, row: Row) -> None:
         self._append(row.to_dict())
