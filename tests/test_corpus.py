@@ -181,3 +181,14 @@ def test_an_unreadable_input_or_unwritable_outdir_is_one_line(tmp_path, monkeypa
     monkeypatch.setattr(pathlib.Path, "is_dir", no_entry)
     with pytest.raises(InputError, match=r"locked: cannot read it \(Permission denied\)"):
         list_documents([tmp_path / "locked"], tmp_path / "out2")
+
+
+def test_a_ray_client_address_is_refused_in_one_line_saying_what_to_do(tmp_path):
+    """Ray Data's executor needs a cluster worker, which a Ray Client driver is not (Ray 2.60: it failed inside the
+    executor, reaching for the worker's core_worker); refused before anything is written, Ray installed or not."""
+    result = run_cli("corpus", str(NOTES), "-o", "out", "--engine", "ray", "--address", "ray://head:10001")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: --address ray://head:10001: Ray Data cannot run this job's driver through Ray")
+    assert "--address auto" in line
+    assert not (tmp_path / "out").exists()

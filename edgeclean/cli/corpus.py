@@ -48,7 +48,7 @@ def corpus(
     engine: Annotated[str, typer.Option(help="local (this process) or ray (pip install 'edgeclean[ray]').")] = "local",
     address: Annotated[
         Optional[str],
-        typer.Option(help="Ray cluster: auto, ray://host:10001 [default: a local cluster in this process]"),
+        typer.Option(help="Ray cluster, run from a node of it: auto or HOST:6379 [default: a local one, in-process]"),
     ] = None,
     workers: Annotated[str, typer.Option(help="Ray actors: N, or MIN:MAX to autoscale.")] = "1",
     threads_per_worker: Annotated[

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 
-from ..errors import SettingsError
+from ..errors import EdgecleanError, SettingsError
 from ..model.protocol import Model
 from ..settings import CleanSettings
 from .listing import Document
@@ -23,6 +23,18 @@ from .worker import DocumentCleaner
 log = logging.getLogger("edgeclean")
 RAY_MISSING = "--engine ray needs Ray, which is not installed: pip install 'edgeclean[ray]'"
 ROW_FIELDS = [field.name for field in fields(Row)]
+
+
+RAY_CLIENT_UNSUPPORTED = (
+    "--address {address}: Ray Data cannot run this job's driver through Ray Client (ray://): its executor needs "
+    "a cluster worker (measured with Ray 2.60); run the command on a node of the cluster with --address auto "
+    "(README: Many machines)"
+)
+
+
+def check_address(address: str | None) -> None:
+    if address and address.startswith("ray://"):
+        raise SettingsError(RAY_CLIENT_UNSUPPORTED.format(address=address))
 
 
 def import_ray():
@@ -119,7 +131,12 @@ def run_ray(
     if started_here:
         local_cpus = max(os.cpu_count() or 1, workers[1] * threads_per_worker + 1)
         options = {"address": address} if address else {"num_cpus": local_cpus}
-        ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        try:
+            ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        except (ConnectionError, TimeoutError) as error:  # a head that is down, a port that is closed
+            raise EdgecleanError(f"cannot reach the Ray cluster at {address}: {error}") from None
+        except ValueError as error:  # an address Ray cannot parse
+            raise SettingsError(f"--address {address}: {str(error).splitlines()[0]}") from None
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its INFO lines and progress-bar notes
     try:
         pool = pool_for(workers, threads_per_worker, ray.cluster_resources().get("CPU", 1))

@@ -38,8 +38,9 @@ def run_corpus(
     if engine not in ENGINES:
         raise SettingsError(f"--engine must be one of {', '.join(ENGINES)}")
     if engine == "ray":
-        from .ray_engine import import_ray
+        from .ray_engine import check_address, import_ray
 
+        check_address(address)
         import_ray()  # fail in one line before anything is written
     if engine == "local" and workers != (1, 1):
         log.warning("--workers applies to --engine ray; the local engine cleans one document at a time")
