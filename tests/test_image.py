@@ -89,13 +89,18 @@ def test_doctor_probe_with_the_model_mounted_read_only(image):
     assert speed and float(speed.group(1)) > 0
 
 
-@pytest.fixture(scope="module")
-def cleaned(image, tmp_path_factory) -> Path:
-    """A whole uninterrupted run as the host user, into that user's folder: the reference for resumed runs."""
-    folder = user_folder(tmp_path_factory.mktemp("reference"), "papers")
-    result = run(*offline(image, *CLEAN, user=HOST_USER, data=folder))
+def uninterrupted(image: str, folder: Path, args: list[str]) -> Path:
+    """A whole run as the host user, into that user's folder; its output."""
+    folder = user_folder(folder, "papers")
+    result = run(*offline(image, *args, user=HOST_USER, data=folder))
     assert result.returncode == 0, result.stderr
     return folder / "paper.clean.txt"
+
+
+@pytest.fixture(scope="module")
+def cleaned(image, tmp_path_factory) -> Path:
+    """The default mode's uninterrupted run."""
+    return uninterrupted(image, tmp_path_factory.mktemp("reference"), CLEAN)
 
 
 def test_clean_into_a_folder_owned_by_a_non_root_user(cleaned):
@@ -127,10 +132,7 @@ def test_output_inside_the_container_is_refused(image, tmp_path):
 @pytest.fixture(scope="module")
 def rewritten(image, tmp_path_factory) -> Path:
     """The uninterrupted rewrite run: the reference for the stopped and killed ones."""
-    folder = user_folder(tmp_path_factory.mktemp("rewritten"), "papers")
-    result = run(*offline(image, *INTERRUPTED, user=HOST_USER, data=folder))
-    assert result.returncode == 0, result.stderr
-    return folder / "paper.clean.txt"
+    return uninterrupted(image, tmp_path_factory.mktemp("rewritten"), INTERRUPTED)
 
 
 def test_stopped_then_killed_container_resumes_to_the_same_bytes(image, rewritten, tmp_path):
