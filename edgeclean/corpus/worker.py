@@ -22,7 +22,7 @@ from ..errors import CheckpointBusy, EdgecleanError, ModelError
 from ..jobs import Outcome
 from ..model.gguf_file import check_gguf
 from ..model.protocol import Model
-from ..model.registry import KNOWN_MODELS, expected_sha256, model_sha256, resolve_model
+from ..model.registry import expected_sha256, known_model_named, model_sha256, resolve_model
 from ..paths import RunPaths
 from ..settings import CleanSettings
 from ..stages.extract import reusing_pdf_worker
@@ -125,6 +125,6 @@ def verify_model(path: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX)  # the other workers on this node wait, then read the cached hash
         actual = model_sha256(path)
     if actual != expected:
-        known = next((model for model in KNOWN_MODELS.values() if model.filename == path.name), None)
+        known = known_model_named(path)
         fix = f"delete it and run {known.pull_command}" if known else "copy it to this node again"
         raise ModelError(f"{path} has sha256 {actual[:12]}…, expected {expected[:12]}… (damaged or changed): {fix}")

@@ -203,10 +203,15 @@ def recorded_sha256(path: Path) -> str | None:
     return digest if len(digest) == 64 else None
 
 
+def known_model_named(path: Path) -> KnownModel | None:
+    """The registry's model whose file name ``path`` has, if any."""
+    return next((model for model in KNOWN_MODELS.values() if model.filename == path.name), None)
+
+
 def expected_sha256(path: Path) -> str | None:
     """The hash a model file should have: pinned in the registry, else recorded when it was pulled."""
-    pinned = next((model.sha256 for model in KNOWN_MODELS.values() if model.filename == path.name), None)
-    return pinned or recorded_sha256(path)
+    known = known_model_named(path)
+    return (known.sha256 if known else None) or recorded_sha256(path)
 
 
 @dataclass(frozen=True)
