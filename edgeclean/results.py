@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 
 
@@ -136,3 +137,10 @@ class RunStats:
         """Answer tokens per second of wall time since cleaning started: all chunks in flight together."""
         elapsed = time.perf_counter() - self.started if self.started is not None else 0.0
         return self.completion_tokens / elapsed if elapsed > 0 else 0.0
+
+
+def describe_removed(removed: Mapping[str, int]) -> str:
+    """ "citations 412 (9,876 characters); references 1,873 (93,120 characters)": what each rule removed, its
+    items under the rule's name and its characters under ``name + " chars"`` (stages.repair.Removed)."""
+    rules = sorted(name for name in removed if not name.endswith(" chars"))
+    return "; ".join(f"{rule} {removed[rule]:,} ({removed.get(rule + ' chars', 0):,} characters)" for rule in rules)

@@ -13,6 +13,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
+from ..results import describe_removed
+
 # Only these blocks are folded with NFKC: Latin and Armenian ligatures (ﬁ, ﬂ, ﬀ …), Hebrew and Arabic
 # presentation forms (the same letters in a contextual shape, which pypdf emits for some Arabic fonts). NFKC
 # elsewhere changes what text means or how it is written: x² would become x2, CJK full-width punctuation
@@ -143,10 +145,7 @@ class Removed(Counter):
     def describe(self) -> str:
         """One line: "citations 412 (9,876 characters); references 1,873 (93,120 characters)"; lines for
         sections and debris, matches for citations and urls."""
-        return "; ".join(
-            f"{rule} {self[rule]:,} ({self[rule + ' chars']:,} characters)"
-            for rule in sorted(name for name in self if not name.endswith(" chars"))
-        )
+        return describe_removed(self)
 
 
 def repair_glyphs(text: str) -> str:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from ..paths import run_name
-from ..results import ChunkResult, RunSummary
+from ..results import ChunkResult, RunSummary, describe_removed
 from .checkpoint import Checkpoint
 from .output import write_atomically
 
@@ -61,12 +61,6 @@ def _summary(checkpoint: Checkpoint, summary: RunSummary) -> Html:
         ("started", checkpoint.header.get("started", "?")),
     ]
     return Html("\n".join(fill("<tr><th>{k}</th><td>{v}</td></tr>", k=k, v=v) for k, v in rows))
-
-
-def describe_removed(removed: dict) -> str:
-    """ "references 1,873 (93,120 characters); urls 12 (540 characters)": items and characters per rule."""
-    rules = sorted(name for name in removed if not name.endswith(" chars"))
-    return "; ".join(f"{rule} {removed[rule]:,} ({removed.get(rule + ' chars', 0):,} characters)" for rule in rules)
 
 
 def _removed_section(examples: dict) -> Html:
