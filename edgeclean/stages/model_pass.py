@@ -6,6 +6,7 @@ keeps its rule-cleaned text. The decision and each answer's scores go into the c
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import deque
@@ -26,7 +27,7 @@ from .prompt import (
     render_chat,
     strip_acknowledgement,
 )
-from .sentences import candidate_view, drop_sentences, parse_selection, split_sentences
+from .sentences import CandidateView, candidate_view, drop_sentences, parse_selection, split_sentences
 
 log = logging.getLogger("edgeclean.model_pass")
 
@@ -119,9 +120,13 @@ def cleaning_steps(
 ) -> Steps:
     if settings.mode == "rules" or model is None:
         return _result(chunk, settings, chunk.text, "rules", [], [])
-    if settings.mode == "select" and not candidate_view(split_sentences(chunk.text), vetted(settings)).numbers:
-        return _result(chunk, settings, chunk.text, "rules-only", [], [], NO_CANDIDATES)
-    ask = _ask_select if settings.mode == "select" else _ask_rewrite
+    ask = _ask_rewrite
+    if settings.mode == "select":
+        paragraphs = split_sentences(chunk.text)
+        view = candidate_view(paragraphs, vetted(settings))
+        if not view.numbers:
+            return _result(chunk, settings, chunk.text, "rules-only", [], [], NO_CANDIDATES)
+        ask = functools.partial(_ask_select, paragraphs=paragraphs, view=view)  # one view for both asks
     limits = limits or (SELECT_LIMITS if settings.mode == "select" else GuardLimits())
     answers, attempts = [], []
     for strict in (False, True):
@@ -169,9 +174,15 @@ def _ask_rewrite(model: Model, chunk: Chunk, settings: CleanSettings, strict: bo
     return _Answer(text, completion, stripped)
 
 
-def _ask_select(model: Model, chunk: Chunk, settings: CleanSettings, strict: bool) -> Asking:
-    paragraphs = split_sentences(chunk.text)
-    view = candidate_view(paragraphs, vetted(settings))
+def _ask_select(
+    model: Model,
+    chunk: Chunk,
+    settings: CleanSettings,
+    strict: bool,
+    *,
+    paragraphs: list[list[str]],
+    view: CandidateView,
+) -> Asking:
     completion = yield Ask(
         _render(model, view.text, STRICT_SELECT_PROMPT if strict else SELECT_PROMPT),
         max_tokens=select_answer_limit(len(view.numbers)),
